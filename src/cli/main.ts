@@ -1,0 +1,66 @@
+import { CommandError } from "../host/exec.js";
+import { ConfigError } from "../plan/cluster.js";
+import { UsageError, type Command } from "./command.js";
+import { commands } from "./commands.js";
+
+/**
+ * Exit codes: 0 success; 1 a failure while doing the work (an external command, the store,
+ * a check that found problems); 2 a wrong command line or invalid configuration, in which
+ * case nothing on the host was changed.
+ */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+function overview(): string {
+  const width = Math.max(...commands.map((command) => command.name.length));
+  const lines = commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`);
+  return [
+    "Usage: ovs-mesh COMMAND [OPTIONS]",
+    "",
+    "Joins the container subnets of many hosts into one network over Open vSwitch tunnels.",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Run 'ovs-mesh COMMAND --help' for the options of a command.",
+  ].join("\n");
+}
+
+/** Runs the command line and returns the process exit code; the only place that catches. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(`${overview()}\n`);
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  const command: Command | undefined = commands.find((candidate) => candidate.name === name);
+  if (command === undefined) {
+    process.stderr.write(`ovs-mesh: unknown command ${JSON.stringify(name)}\n\n${overview()}\n`);
+    return EXIT_USAGE;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(`${command.usage}\n`);
+    return EXIT_OK;
+  }
+
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`ovs-mesh ${command.name}: ${error.message}\n\n${command.usage}\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof ConfigError) {
+      process.stderr.write(`ovs-mesh ${command.name}: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof CommandError) {
+      process.stderr.write(`ovs-mesh ${command.name}: command failed: ${error.message}\n`);
+      return EXIT_FAILURE;
+    }
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`ovs-mesh ${command.name}: ${message}\n`);
+    return EXIT_FAILURE;
+  }
+}
