@@ -81,3 +81,78 @@ export interface DesiredHost {
   flows: Flow[];
   linux: LinuxState;
 }
+
+/** Settings of the OVS bridge that ovs-mesh owns. */
+export interface BridgeSettings {
+  bridge: string;
+  datapathType: string;
+  failMode: string;
+  internalMtu: number;
+}
+
+/** One change to the OVS database; a whole list is applied in one transaction. */
+export type OvsChange =
+  | ({ kind: "create-bridge" } & BridgeSettings)
+  | ({ kind: "update-bridge" } & BridgeSettings)
+  | { kind: "add-tunnel"; bridge: string; port: TunnelPort }
+  | { kind: "update-tunnel"; bridge: string; port: TunnelPort }
+  | { kind: "remove-tunnel"; bridge: string; name: string }
+  | { kind: "remove-bridge"; bridge: string };
+
+/** What the OVS database holds for one bridge; `bridge` is undefined when it does not exist. */
+export interface OvsActual {
+  /** Datapath types that ovs-vswitchd supports (Open_vSwitch table, datapath_types). */
+  datapathTypes: string[];
+  bridge:
+    | (BridgeSettings & {
+        /** Whether the bridge carries ovs-mesh's external_ids mark. */
+        managed: boolean;
+      })
+    | undefined;
+  /** Ports of the bridge that carry ovs-mesh's mark, other than the internal port. */
+  tunnels: TunnelPort[];
+  /** Names of the bridge's ports without ovs-mesh's mark; never touched. */
+  foreignPorts: string[];
+}
+
+/** One change to the Linux side of a host. */
+export type LinuxChange =
+  | { kind: "sysctl"; key: string; value: string }
+  | { kind: "create-bridge"; name: string }
+  | { kind: "set-mtu"; device: string; mtu: number }
+  | { kind: "set-master"; device: string; master: string }
+  | { kind: "set-up"; device: string }
+  | { kind: "add-address"; device: string; address: string }
+  | { kind: "replace-route"; destination: string; device: string }
+  | { kind: "remove-route"; destination: string; device: string }
+  | { kind: "set-chain"; table: "filter" | "nat"; chain: string; rules: RuleSpec[] }
+  | { kind: "add-jump"; table: "filter" | "nat"; from: string; chain: string }
+  | { kind: "remove-jump"; table: "filter" | "nat"; from: string; chain: string }
+  | { kind: "remove-chain"; table: "filter" | "nat"; chain: string };
+
+/** A network interface as the Linux driver reads it. */
+export interface LinkActual {
+  mtu: number;
+  up: boolean;
+  /** Link kind from `ip -details` (bridge, veth, tun, ...); undefined for plain devices. */
+  kind: string | undefined;
+  master: string | undefined;
+  /** IPv4 addresses with prefix length, such as "10.240.1.1/24". */
+  addresses: string[];
+}
+
+/** What the Linux side of a host holds, limited to what ovs-mesh manages or checks. */
+export interface LinuxActual {
+  links: Record<string, LinkActual>;
+  /** IPv4 routes of the main table: destination ("default" or a CIDR) and device. */
+  routes: { destination: string; device: string | undefined }[];
+  /** Values of the sysctl keys that were asked for; undefined when the key does not exist. */
+  sysctls: Record<string, string | undefined>;
+  /** Rules of ovs-mesh's chains; undefined when the chain does not exist. */
+  chains: {
+    filter: Record<string, RuleSpec[] | undefined>;
+    nat: Record<string, RuleSpec[] | undefined>;
+  };
+  /** Whether FORWARD jumps to FORWARD_CHAIN and POSTROUTING to NAT_CHAIN. */
+  jumps: { forward: boolean; postrouting: boolean };
+}
