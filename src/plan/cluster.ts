@@ -262,7 +262,12 @@ function checkSettings(
       `subnet length /${subnetLength} must be longer than the range's /${range.length}, so that the range holds several host subnets`,
     );
   }
-  if (range && tunnel && underlayMtu !== undefined && innerMtu(underlayMtu, tunnel) < MIN_INNER_MTU) {
+  if (
+    range &&
+    tunnel &&
+    underlayMtu !== undefined &&
+    innerMtu(underlayMtu, tunnel) < MIN_INNER_MTU
+  ) {
     checker.report(
       join(path, "underlayMtu"),
       `underlay MTU ${underlayMtu} leaves an inner MTU of ${innerMtu(underlayMtu, tunnel)} with ${tunnel}, below the minimum ${MIN_INNER_MTU}: raise the underlay MTU`,

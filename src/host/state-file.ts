@@ -1,0 +1,67 @@
+import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { join } from "node:path";
+
+/** ovs-mesh's record of what it created on a host, so that `reset` can undo exactly that. */
+export interface HostRecord {
+  ovsBridge: string;
+  linuxBridge: string;
+  /** Whether ovs-mesh created the Linux bridge (rather than Docker or the operator). */
+  createdLinuxBridge: boolean;
+  /** Cluster range routed through the Linux bridge. */
+  route: string;
+  /** Values that sysctl keys had before ovs-mesh first changed them. */
+  sysctlsBefore: Record<string, string>;
+}
+
+const FILE_NAME = "host.json";
+
+/** Reads the record; undefined when ovs-mesh never applied a configuration here. */
+export async function readHostRecord(stateDir: string): Promise<HostRecord | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(stateDir, FILE_NAME), "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      return undefined;
+    }
+    throw error;
+  }
+  const value: unknown = JSON.parse(text);
+  if (!isHostRecord(value)) {
+    throw new Error(
+      `${join(stateDir, FILE_NAME)} is not a valid ovs-mesh host record; remove it and run apply again`,
+    );
+  }
+  return value;
+}
+
+function isHostRecord(value: unknown): value is HostRecord {
+  if (typeof value !== "object" || value === null) {
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  return (
+    typeof record.ovsBridge === "string" &&
+    typeof record.linuxBridge === "string" &&
+    typeof record.createdLinuxBridge === "boolean" &&
+    typeof record.route === "string" &&
+    typeof record.sysctlsBefore === "object" &&
+    record.sysctlsBefore !== null &&
+    Object.values(record.sysctlsBefore).every((item) => typeof item === "string")
+  );
+}
+
+/** Writes the record atomically: a temporary file, fsync, then rename over the old one. */
+export async function writeHostRecord(stateDir: string, record: HostRecord): Promise<void> {
+  await mkdir(stateDir, { recursive: true, mode: 0o755 });
+  const path = join(stateDir, FILE_NAME);
+  const temporary = `${path}.${process.pid}.tmp`;
+  const handle = await open(temporary, "w", 0o644);
+  try {
+    await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, path);
+}

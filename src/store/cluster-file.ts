@@ -1,0 +1,32 @@
+import { readFile } from "node:fs/promises";
+import { parseDocument } from "yaml";
+import { ConfigError, parseCluster, type Cluster } from "../plan/cluster.js";
+
+/** Reads and validates a YAML cluster file; every problem becomes a {@link ConfigError}. */
+export async function readClusterFile(path: string): Promise<Cluster> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
+    throw new ConfigError(path, [
+      { path: "(file)", message: `cannot read the cluster file (${code}); check --config` },
+    ]);
+  }
+  return parseClusterText(text, path);
+}
+
+/** Parses and validates the text of a YAML cluster file. */
+export function parseClusterText(text: string, source: string): Cluster {
+  const document = parseDocument(text, { uniqueKeys: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(
+      source,
+      document.errors.map((error) => ({
+        path: `line ${error.linePos?.[0]?.line ?? "?"}`,
+        message: `invalid YAML: ${error.message.split("\n")[0] ?? error.code}; fix the syntax`,
+      })),
+    );
+  }
+  return parseCluster(document.toJS(), source);
+}
