@@ -1,4 +1,6 @@
+import { applyCommand, planCommand } from "./apply.js";
 import type { Command } from "./command.js";
+import { dockerConfigCommand } from "./docker-config.js";
 
 /** Every subcommand, in the order `ovs-mesh --help` lists them. */
-export const commands: Command[] = [];
+export const commands: Command[] = [planCommand, applyCommand, dockerConfigCommand];

@@ -1,0 +1,142 @@
+import { existsSync } from "node:fs";
+import { applyFlows, dumpFlows, managementTarget } from "../host/openflow.js";
+import { applyLinux, readLinux } from "../host/linux.js";
+import { OvsdbClient } from "../host/ovsdb.js";
+import { applyOvs, readOvs } from "../host/ovs.js";
+import { readHostRecord, writeHostRecord, type HostRecord } from "../host/state-file.js";
+import type { Cluster } from "../plan/cluster.js";
+import { diffHost, type ActualHost, type Step } from "../plan/diff.js";
+import { PlanError, planHost, type HostFacts } from "../plan/host.js";
+import { FORWARD_CHAIN, NAT_CHAIN, type DesiredHost, type LinuxActual } from "../plan/state.js";
+import type { HostPaths } from "./paths.js";
+
+/** Result of one reconcile: what the host should have and the steps that were (or would be) run. */
+export interface ConvergeResult {
+  desired: DesiredHost;
+  steps: Step[];
+  /** Number of OVSDB requests sent, for benchmarks. */
+  ovsdbRequests: number;
+}
+
+/** Options for {@link converge}. */
+export interface ConvergeOptions {
+  /** Compute the steps without running them. */
+  dryRun: boolean;
+  /** An open OVSDB connection to reuse (the agent keeps one); opened and closed here if absent. */
+  client?: OvsdbClient;
+}
+
+/**
+ * Brings one host to the state that the cluster asks for: reads the host, plans, diffs and
+ * runs the steps. Running it again on a converged host finds no step. `apply` runs it once
+ * and the agent runs it on every change.
+ */
+export async function converge(
+  cluster: Cluster,
+  hostName: string,
+  paths: HostPaths,
+  options: ConvergeOptions,
+): Promise<ConvergeResult> {
+  const client =
+    options.client ?? (await OvsdbClient.connect(paths.ovsdbSocket, { timeoutMs: 10_000 }));
+  const requestsBefore = client.requestCount;
+  try {
+    const self = cluster.hosts.find((host) => host.name === hostName);
+    const sysctlKeys = [
+      "net.ipv4.ip_forward",
+      "net.ipv4.conf.all.send_redirects",
+      `net.ipv4.conf.${cluster.linuxBridge}.send_redirects`,
+    ];
+    const [ovs, linux] = await Promise.all([
+      readOvs(client, cluster.ovsBridge),
+      readLinux({ sysctlKeys, chains: { filter: [FORWARD_CHAIN], nat: [NAT_CHAIN] } }),
+    ]);
+    const facts: HostFacts = {
+      datapathTypes: usableDatapaths(ovs.datapathTypes),
+      underlayMtu: cluster.underlayMtu ?? underlayMtu(linux, self?.underlayIp),
+    };
+    const desired = planHost(cluster, hostName, facts);
+    const target = managementTarget(paths.ovsRunDir, cluster.ovsBridge);
+    const flows = ovs.bridge === undefined ? [] : await dumpFlows(target);
+    const actual: ActualHost = { ovs, flows, linux };
+    const steps = diffHost(desired, actual);
+
+    if (!options.dryRun && steps.length > 0) {
+      await recordHost(paths.stateDir, desired, linux);
+      for (const step of steps) {
+        if (step.kind === "linux") {
+          await applyLinux(step.changes);
+        } else if (step.kind === "ovs") {
+          await applyOvs(client, step.changes);
+        } else {
+          await applyFlows(target, step.add, step.remove);
+        }
+      }
+    }
+    return { desired, steps, ovsdbRequests: client.requestCount - requestsBefore };
+  } finally {
+    if (options.client === undefined) {
+      client.close();
+    }
+  }
+}
+
+/**
+ * Datapaths that can work here. ovs-vswitchd lists "system" whenever it was built with it,
+ * but that datapath needs the openvswitch kernel module.
+ */
+function usableDatapaths(listed: readonly string[]): string[] {
+  const moduleLoaded = existsSync("/sys/module/openvswitch");
+  return listed.filter((type) => type !== "system" || moduleLoaded);
+}
+
+/** MTU of the interface that holds the underlay IP. */
+function underlayMtu(linux: LinuxActual, underlayIp: string | undefined): number {
+  if (underlayIp === undefined) {
+    // planHost reports the missing member with the list of members.
+    return 0;
+  }
+  for (const [name, link] of Object.entries(linux.links)) {
+    if (link.addresses.some((address) => address.split("/")[0] === underlayIp)) {
+      if (link.mtu <= 0) {
+        throw new PlanError(
+          `interface ${name} reports MTU ${link.mtu}; set underlayMtu in the cluster`,
+        );
+      }
+      return link.mtu;
+    }
+  }
+  throw new PlanError(
+    `underlay IP ${underlayIp} is not on any interface of this host, so its MTU cannot be detected; check the host's underlayIp and --host, or set underlayMtu in the cluster`,
+  );
+}
+
+/**
+ * Records what ovs-mesh is about to create, keeping the values of the first run: whether the
+ * Linux bridge existed and what the sysctls were before ovs-mesh changed them.
+ */
+async function recordHost(
+  stateDir: string,
+  desired: DesiredHost,
+  linux: LinuxActual,
+): Promise<void> {
+  const previous = await readHostRecord(stateDir);
+  const sysctlsBefore: Record<string, string> = { ...previous?.sysctlsBefore };
+  for (const key of Object.keys(desired.linux.sysctls)) {
+    const value = linux.sysctls[key];
+    if (!(key in sysctlsBefore) && value !== undefined) {
+      sysctlsBefore[key] = value;
+    }
+  }
+  const record: HostRecord = {
+    ovsBridge: desired.ovs.bridge,
+    linuxBridge: desired.linux.bridge,
+    createdLinuxBridge:
+      previous?.linuxBridge === desired.linux.bridge
+        ? previous.createdLinuxBridge
+        : linux.links[desired.linux.bridge] === undefined,
+    route: desired.linux.route,
+    sysctlsBefore,
+  };
+  await writeHostRecord(stateDir, record);
+}
