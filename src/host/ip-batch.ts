@@ -13,7 +13,10 @@ const MAX_MTU = 65535;
 
 /** Throws a RangeError for a change with an invalid interface name, address, route or MTU. */
 export function checkIpChange(change: IpChange): void {
-  const devices = change.kind === "create-bridge" ? [change.name] : [change.device];
+  const devices =
+    change.kind === "create-bridge" || change.kind === "delete-bridge"
+      ? [change.name]
+      : [change.device];
   if (change.kind === "set-master") {
     devices.push(change.master);
   }
@@ -68,7 +71,8 @@ export interface IpSnapshot {
 /**
  * Builds `ip -batch` input, one command per line in the order of `changes`. `snapshot` is
  * the current state, and the function updates it as the changes would. It skips
- * create-bridge for an existing bridge and remove-route for a missing route, so the same
+ * create-bridge for an existing bridge, delete-bridge for a missing one and remove-route for
+ * a missing route, so the same
  * list can be applied twice. Throws when a link that should become a bridge has another kind.
  */
 export function buildIpBatch(changes: readonly IpChange[], snapshot: IpSnapshot): string {
@@ -97,6 +101,20 @@ function batchLine(change: IpChange, snapshot: IpSnapshot): string | undefined {
         );
       }
       return undefined;
+    }
+
+    case "delete-bridge": {
+      const existing = snapshot.links[change.name];
+      if (existing === undefined) {
+        return undefined;
+      }
+      if (existing.kind !== "bridge") {
+        throw new Error(
+          `refusing to delete ${change.name}: it is a ${existing.kind ?? "plain"} device, not a bridge`,
+        );
+      }
+      delete snapshot.links[change.name];
+      return `link del ${change.name}`;
     }
 
     case "set-mtu":
@@ -141,7 +159,10 @@ export async function applyIpChanges(changes: readonly IpChange[]): Promise<void
   changes.forEach(checkIpChange);
 
   const needsSnapshot = changes.some(
-    (change) => change.kind === "create-bridge" || change.kind === "remove-route",
+    (change) =>
+      change.kind === "create-bridge" ||
+      change.kind === "delete-bridge" ||
+      change.kind === "remove-route",
   );
   const snapshot: IpSnapshot = needsSnapshot
     ? { links: await readLinks(), routes: await readRoutes() }

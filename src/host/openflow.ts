@@ -31,12 +31,14 @@ export async function dumpFlows(target: string): Promise<Flow[]> {
 /**
  * Parses `ovs-ofctl --no-stats dump-flows` output, such as
  * " cookie=0x1, table=10, priority=100,ip,nw_src=10.0.0.0/24 actions=LOCAL".
- * OVS omits "table=0" and prints the match and actions separated by one space.
+ * OVS omits "table=0", prints the match and actions separated by one space, and quotes port
+ * names that hold characters other than letters, digits and "_" (in_port="gre-flow"); the
+ * quotes are dropped here because ovs-mesh's port names never need them to be parsed.
  */
 export function parseFlowDump(text: string): Flow[] {
   const flows: Flow[] = [];
   for (const raw of text.split("\n")) {
-    const line = raw.trim();
+    const line = raw.trim().replace(/"([A-Za-z0-9_.-]*)"/g, "$1");
     if (line === "" || line.startsWith("OFPST_FLOW") || line.startsWith("NXST_FLOW")) {
       continue;
     }

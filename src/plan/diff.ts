@@ -29,9 +29,10 @@ export type Step =
 
 /**
  * Compares the desired state of a host with what it has and returns the steps that
- * converge it, in an order that works on an empty host: the Linux bridge, then the OVS
+ * converge it, in an order that works on an empty host: the Linux bridge, then the new OVS
  * bridge and tunnels in one transaction, then the OpenFlow rules in one bundle, then the
- * OVS internal port joined to the Linux bridge, the route and the firewall rules.
+ * removal of old tunnels, then the OVS internal port joined to the Linux bridge, the route
+ * and the firewall rules.
  * An empty list means that the host is converged.
  */
 export function diffHost(desired: DesiredHost, actual: ActualHost): Step[] {
@@ -46,9 +47,14 @@ export function diffHost(desired: DesiredHost, actual: ActualHost): Step[] {
     }
   };
 
+  // Rules name ports, so new ports must exist before the rules that use them are added, and
+  // old ports must outlive the rules that use them until those are deleted.
+  const ovs = diffOvs(desired, actual.ovs);
+  const removals = ovs.filter((change) => change.kind.startsWith("remove-"));
   push({ kind: "linux", changes: diffLinuxBridge(desired, actual.linux) });
-  push({ kind: "ovs", changes: diffOvs(desired, actual.ovs) });
+  push({ kind: "ovs", changes: ovs.filter((change) => !removals.includes(change)) });
   push({ kind: "flows", bridge: desired.ovs.bridge, ...diffFlows(desired.flows, actual.flows) });
+  push({ kind: "ovs", changes: removals });
   push({ kind: "linux", changes: diffLinuxRest(desired, actual.linux) });
   return steps;
 }
@@ -233,6 +239,8 @@ function describeLinuxChange(change: LinuxChange): string {
       return `sysctl ${change.key}=${change.value}`;
     case "create-bridge":
       return `link + ${change.name} (Linux bridge)`;
+    case "delete-bridge":
+      return `link - ${change.name} (Linux bridge)`;
     case "set-mtu":
       return `link ~ ${change.device} mtu ${change.mtu}`;
     case "set-master":

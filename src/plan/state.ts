@@ -119,6 +119,7 @@ export interface OvsActual {
 export type LinuxChange =
   | { kind: "sysctl"; key: string; value: string }
   | { kind: "create-bridge"; name: string }
+  | { kind: "delete-bridge"; name: string }
   | { kind: "set-mtu"; device: string; mtu: number }
   | { kind: "set-master"; device: string; master: string }
   | { kind: "set-up"; device: string }

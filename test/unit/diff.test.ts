@@ -42,9 +42,9 @@ test("diffHost for a departed peer in port mode removes its port and rules", () 
   const steps = diffHost(after, convergedHost(before));
   assert.deepEqual(
     steps.map((step) => step.kind),
-    ["ovs", "flows"],
+    ["flows", "ovs"],
   );
-  const [ovs, flows] = steps;
+  const [flows, ovs] = steps;
   assert.ok(ovs?.kind === "ovs");
   assert.deepEqual(ovs.changes, [{ kind: "remove-tunnel", bridge: "br0", name: "gre-c612000e" }]);
   assert.ok(flows?.kind === "flows");
