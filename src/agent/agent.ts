@@ -1,0 +1,262 @@
+import type { Cluster, HostSpec } from "../plan/cluster.js";
+import type { ClusterStore, JoinRequest } from "../store/store.js";
+import { Backoff, sleep } from "./backoff.js";
+import { converge } from "./converge.js";
+import { errorMessage, type Logger } from "./log.js";
+import { OvsWatch } from "./ovs-watch.js";
+import type { HostPaths } from "./paths.js";
+import { readCachedCluster, writeCachedCluster } from "./view-cache.js";
+import { AgentMetrics } from "./metrics.js";
+
+/** Settings of {@link Agent}. */
+export interface AgentOptions {
+  store: ClusterStore;
+  join: JoinRequest;
+  paths: HostPaths;
+  log: Logger;
+  /** Milliseconds between full reconciles with a fresh read of the store. */
+  resyncMs: number;
+  /** Milliseconds between liveness heartbeats to the store. */
+  heartbeatMs: number;
+  metrics?: AgentMetrics;
+}
+
+/**
+ * The per-host agent: joins the cluster (keeping its subnet), then reconciles the host on
+ * every store change, OVS change and resync timer. One reconcile runs at a time; requests
+ * that arrive meanwhile are merged into one more run. When the store is unreachable the
+ * agent keeps the last cluster view it had, so nothing is torn down because the store is
+ * silent.
+ */
+export class Agent {
+  readonly metrics: AgentMetrics;
+  #cluster: Cluster | undefined;
+  #self: HostSpec | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #healthy = false;
+  readonly #reasons = new Set<string>();
+  readonly #stop = new AbortController();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #unwatch: (() => void) | undefined;
+  readonly #ovs: OvsWatch;
+
+  constructor(private readonly options: AgentOptions) {
+    this.metrics = options.metrics ?? new AgentMetrics();
+    this.#ovs = new OvsWatch(
+      options.paths.ovsdbSocket,
+      options.paths.ovsRunDir,
+      options.log,
+      (reason) => this.requestReconcile(reason),
+    );
+  }
+
+  /** Whether the last reconcile succeeded. */
+  get healthy(): boolean {
+    return this.#healthy;
+  }
+
+  /** The host's own record once joined. */
+  get self(): HostSpec | undefined {
+    return this.#self;
+  }
+
+  /** Starts the agent; resolves once it has joined the cluster. */
+  async start(): Promise<void> {
+    const { log, join, paths } = this.options;
+    log.info({ event: "start", underlayIp: join.underlayIp, requestedSubnet: join.subnet ?? null });
+
+    this.#cluster = await readCachedCluster(paths.stateDir);
+    if (this.#cluster) {
+      this.#self = this.#cluster.hosts.find((host) => host.name === join.name);
+      log.info({ event: "cache-loaded", peers: this.#cluster.hosts.length - 1 });
+    }
+    this.#ovs.start();
+
+    await this.#retry("joining the cluster", async () => {
+      this.#self = await this.options.store.join(join);
+    });
+    log.info({ event: "joined", subnet: this.#self?.subnet });
+    await this.#refresh();
+
+    this.#unwatch = this.options.store.watch(
+      () => void this.#refreshAndReconcile("store change"),
+      (error) => log.error({ event: "error", during: "watching the store", error: error.message }),
+    );
+    this.#every(this.options.resyncMs, () => void this.#refreshAndReconcile("resync"));
+    this.#every(this.options.heartbeatMs, () => void this.#heartbeat());
+    void this.#heartbeat();
+  }
+
+  /** Asks for a reconcile; merged with any already waiting. */
+  requestReconcile(reason: string): void {
+    this.#reasons.add(reason);
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#reconcileLoop().finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  /** Waits for the reconcile in progress, if any. */
+  async idle(): Promise<void> {
+    while (this.#running) {
+      await this.#running;
+    }
+  }
+
+  /** Stops every loop and closes connections; the data plane stays as it is. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    for (const timer of this.#timers) {
+      clearInterval(timer);
+    }
+    this.#unwatch?.();
+    await this.idle();
+    this.#ovs.stop();
+    await this.options.store.close();
+    this.options.log.info({ event: "stop" });
+  }
+
+  async #reconcileLoop(): Promise<void> {
+    do {
+      this.#again = false;
+      const reasons = [...this.#reasons];
+      this.#reasons.clear();
+      await this.#reconcileOnce(reasons);
+    } while (this.#again && !this.#stop.signal.aborted);
+  }
+
+  async #reconcileOnce(reasons: string[]): Promise<void> {
+    const cluster = this.#cluster;
+    if (cluster === undefined || this.#self === undefined || this.#stop.signal.aborted) {
+      return;
+    }
+    const started = performance.now();
+    try {
+      const client = await this.#ovs.client();
+      const result = await converge(cluster, this.#self.name, this.options.paths, {
+        dryRun: false,
+        client,
+      });
+      const durationMs = Math.round(performance.now() - started);
+      const changes = result.steps.reduce(
+        (sum, step) =>
+          sum +
+          (step.kind === "flows" ? step.add.length + step.remove.length : step.changes.length),
+        0,
+      );
+      this.metrics.recordReconcile(durationMs, undefined, result.desired);
+      this.#healthy = true;
+      this.options.log.info({
+        event: "reconcile",
+        reasons,
+        peers: cluster.hosts.length - 1,
+        changes,
+        flows: result.desired.flows.length,
+        durationMs,
+      });
+    } catch (error) {
+      const durationMs = Math.round(performance.now() - started);
+      this.metrics.recordReconcile(durationMs, error, undefined);
+      this.#healthy = false;
+      this.options.log.error({
+        event: "error",
+        during: "reconcile",
+        reasons,
+        error: errorMessage(error),
+      });
+      // Retried by the next change or resync; a short retry covers transient failures.
+      setTimeout(() => this.requestReconcile("retry after error"), 1000).unref();
+    }
+  }
+
+  async #refreshAndReconcile(reason: string): Promise<void> {
+    try {
+      await this.#refresh();
+    } catch (error) {
+      this.metrics.storeConnected = false;
+      this.options.log.warn({
+        event: "retry",
+        during: "reading the store",
+        error: errorMessage(error),
+      });
+    }
+    this.requestReconcile(reason);
+  }
+
+  /** Reads the store and keeps the view if it is usable. */
+  async #refresh(): Promise<void> {
+    const view = await this.options.store.load();
+    this.metrics.storeConnected = true;
+    for (const problem of view.problems) {
+      this.options.log.warn({
+        event: "invalid-store-value",
+        key: problem.key,
+        error: problem.message,
+      });
+    }
+    const self = view.hosts.find((host) => host.name === this.options.join.name);
+    if (self === undefined) {
+      this.options.log.warn({
+        event: "not-a-member",
+        note: "this host is not in the store; keeping the last view",
+      });
+      return;
+    }
+    const cluster: Cluster = {
+      ...view.settings,
+      hosts: view.hosts.map(({ name, underlayIp, subnet }) => ({ name, underlayIp, subnet })),
+    };
+    this.#self = self;
+    this.#cluster = cluster;
+    await writeCachedCluster(this.options.paths.stateDir, cluster);
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (this.#self === undefined) {
+      return;
+    }
+    try {
+      await this.options.store.heartbeat(this.#self.name);
+      this.metrics.storeConnected = true;
+    } catch (error) {
+      this.metrics.storeConnected = false;
+      this.options.log.warn({ event: "retry", during: "heartbeat", error: errorMessage(error) });
+    }
+  }
+
+  async #retry(during: string, action: () => Promise<void>): Promise<void> {
+    const backoff = new Backoff();
+    for (;;) {
+      try {
+        await action();
+        this.metrics.storeConnected = true;
+        return;
+      } catch (error) {
+        this.metrics.storeConnected = false;
+        if (this.#stop.signal.aborted) {
+          throw error;
+        }
+        const delayMs = backoff.next();
+        this.options.log.warn({
+          event: "retry",
+          during,
+          attempt: backoff.attempts,
+          delayMs,
+          error: errorMessage(error),
+        });
+        // With a cached view the data plane is restored while the store is unreachable.
+        this.requestReconcile("cached view");
+        await sleep(delayMs, this.#stop.signal);
+      }
+    }
+  }
+
+  #every(ms: number, action: () => void): void {
+    const timer = setInterval(action, ms);
+    this.#timers.push(timer);
+  }
+}

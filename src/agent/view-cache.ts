@@ -1,0 +1,47 @@
+import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { join } from "node:path";
+import { parseCluster, type Cluster } from "../plan/cluster.js";
+
+const FILE_NAME = "cluster.json";
+
+/**
+ * Reads the last cluster view that the agent applied, so that after a reboot it can restore
+ * the data plane while the store is still unreachable. Undefined when there is none; a
+ * cache that fails validation is an error, like any other input.
+ */
+export async function readCachedCluster(stateDir: string): Promise<Cluster | undefined> {
+  const path = join(stateDir, FILE_NAME);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      return undefined;
+    }
+    throw error;
+  }
+  return parseCluster(JSON.parse(text), path);
+}
+
+/** Writes the cluster view atomically. */
+export async function writeCachedCluster(stateDir: string, cluster: Cluster): Promise<void> {
+  await mkdir(stateDir, { recursive: true });
+  const path = join(stateDir, FILE_NAME);
+  const temporary = `${path}.${process.pid}.tmp`;
+  const handle = await open(temporary, "w", 0o644);
+  try {
+    const { underlayMtu, ...rest } = cluster;
+    const document = underlayMtu === undefined ? rest : { ...rest, underlayMtu };
+    await handle.writeFile(`${JSON.stringify(toFileShape(document), null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, path);
+}
+
+/** The cluster in the shape of a cluster file, so that parseCluster reads it back. */
+function toFileShape(cluster: Omit<Cluster, "underlayMtu"> & { underlayMtu?: number }) {
+  const { ovsBridge, linuxBridge, ...rest } = cluster;
+  return { ...rest, bridges: { ovs: ovsBridge, linux: linuxBridge } };
+}
