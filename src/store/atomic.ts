@@ -1,0 +1,49 @@
+import { randomUUID } from "node:crypto";
+import { open, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { errorCode } from "./lock.js";
+
+/**
+ * Replaces the file at `path` with `text`, so that readers see the old or the new contents
+ * and never a part. The text goes to a temporary file in the same directory, which is
+ * flushed to disk and renamed over `path`. Then the directory is flushed too. The file
+ * keeps its permission bits.
+ */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const directory = dirname(path);
+  const temporary = join(directory, `.${basename(path)}.tmp-${process.pid}-${randomUUID()}`);
+  const mode = await currentMode(path);
+
+  try {
+    const handle = await open(temporary, "wx", mode);
+    try {
+      await handle.writeFile(text, "utf8");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+
+  // Without this, a crash shortly after rename() can bring back the old directory entry.
+  const directoryHandle = await open(directory, "r");
+  try {
+    await directoryHandle.sync();
+  } finally {
+    await directoryHandle.close();
+  }
+}
+
+async function currentMode(path: string): Promise<number> {
+  try {
+    return (await stat(path)).mode & 0o7777;
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") {
+      return 0o644;
+    }
+    throw error;
+  }
+}
