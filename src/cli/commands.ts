@@ -1,6 +1,14 @@
 import { applyCommand, planCommand } from "./apply.js";
 import type { Command } from "./command.js";
 import { dockerConfigCommand } from "./docker-config.js";
+import { hostsCommand } from "./hosts.js";
+import { initCommand } from "./init.js";
 
 /** Every subcommand, in the order `ovs-mesh --help` lists them. */
-export const commands: Command[] = [planCommand, applyCommand, dockerConfigCommand];
+export const commands: Command[] = [
+  initCommand,
+  hostsCommand,
+  planCommand,
+  applyCommand,
+  dockerConfigCommand,
+];
