@@ -27,6 +27,27 @@ function overview(): string {
   ].join("\n");
 }
 
+/**
+ * Errors whose message says what failed and what to do; anything else is unexpected and is
+ * printed with its stack.
+ */
+const EXPECTED_ERRORS = new Set([
+  "PlanError",
+  "OvsdbError",
+  "OvsdbConnectionError",
+  "OvsChangeError",
+  "OvsApplyTimeoutError",
+  "EtcdError",
+  "EtcdUnavailableError",
+  "ClusterNotFoundError",
+  "HostNotFoundError",
+  "JoinConflictError",
+  "SubnetError",
+  "LabError",
+  "NoStatusError",
+  "StatusFileError",
+]);
+
 /** Runs the command line and returns the process exit code; the only place that catches. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -57,6 +78,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (error instanceof CommandError) {
       process.stderr.write(`ovs-mesh ${command.name}: command failed: ${error.message}\n`);
+      return EXIT_FAILURE;
+    }
+    if (error instanceof Error && EXPECTED_ERRORS.has(error.name)) {
+      process.stderr.write(`ovs-mesh ${command.name}: ${error.message}\n`);
       return EXIT_FAILURE;
     }
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);

@@ -365,8 +365,15 @@ function checkHost(
   return { name, underlayIp: object.underlayIp as string, subnet: object.subnet as string };
 }
 
-/** Reports every pair of hosts that share a name, underlay IP or subnet. */
-function checkUnique(checker: Checker, hosts: readonly HostSpec[], path: string): void {
+/**
+ * Reports every pair of hosts that share a name, underlay IP or subnet. `hosts` holds the
+ * valid entries with their index in the list, so that messages name the right entry.
+ */
+function checkUnique(
+  checker: Checker,
+  hosts: readonly { host: HostSpec; index: number }[],
+  path: string,
+): void {
   const fields = [
     ["name", "name"],
     ["underlayIp", "underlay IP"],
@@ -374,7 +381,7 @@ function checkUnique(checker: Checker, hosts: readonly HostSpec[], path: string)
   ] as const;
   for (const [field, label] of fields) {
     const seen = new Map<string, number>();
-    hosts.forEach((host, index) => {
+    hosts.forEach(({ host, index }) => {
       const first = seen.get(host[field]);
       if (first === undefined) {
         seen.set(host[field], index);
@@ -422,14 +429,14 @@ export function parseCluster(value: unknown, source: string): Cluster {
   checker.knownKeys(object, "", [...SETTINGS_KEYS, "hosts"]);
   const settings = checkSettings(checker, object, "");
 
-  const hosts: HostSpec[] = [];
+  const hosts: { host: HostSpec; index: number }[] = [];
   if (!Array.isArray(object.hosts)) {
     checker.report("hosts", `expected a list of hosts, found ${describe(object.hosts)}`);
   } else {
     object.hosts.forEach((entry: unknown, index: number) => {
       const host = checkHost(checker, entry, join("hosts", index), settings);
       if (host) {
-        hosts.push(host);
+        hosts.push({ host, index });
       }
     });
     checkUnique(checker, hosts, "hosts");
@@ -438,5 +445,5 @@ export function parseCluster(value: unknown, source: string): Cluster {
   if (checker.problems.length > 0 || settings === undefined) {
     throw new ConfigError(source, checker.problems);
   }
-  return { ...settings, hosts };
+  return { ...settings, hosts: hosts.map(({ host }) => host) };
 }

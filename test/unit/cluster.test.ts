@@ -156,6 +156,23 @@ for (const [name, mutate, path, pattern] of badInputs) {
   });
 }
 
+test("parseCluster names the duplicate by its index in the file", () => {
+  const cluster = validCluster();
+  (cluster.hosts as unknown[]).unshift({
+    name: "Bad_Name",
+    underlayIp: "198.18.0.9",
+    subnet: "10.240.9.0/24",
+  });
+  host(cluster, 2).name = "host0";
+  const problems = problemsOf(cluster);
+  assert.ok(
+    problems.some((problem) =>
+      problem.startsWith("hosts[2].name: name host0 is also used by hosts[1]"),
+    ),
+    JSON.stringify(problems),
+  );
+});
+
 test("parseCluster reports every problem at once", () => {
   const cluster = validCluster();
   cluster.tunnel = "ipip";
