@@ -1,0 +1,57 @@
+import type { TunnelMode, TunnelType } from "../plan/cluster.js";
+
+/** Process ids of a lab host's OVS daemons; null until the daemon has started. */
+export interface DaemonPids {
+  ovsdbServer: number | null;
+  ovsVswitchd: number | null;
+}
+
+/** A container of a lab host: a network namespace with one veth into the host's docker0. */
+export interface LabContainer {
+  name: string;
+  namespace: string;
+  /** Network namespace file that `nsenter --net=` takes. */
+  namespacePath: string;
+  /** Address with no prefix length, such as "10.240.1.2". */
+  ip: string;
+}
+
+/** One lab host: a network namespace with its own OVS daemons. */
+export interface LabHost {
+  name: string;
+  namespace: string;
+  underlayIp: string;
+  /** Subnet of the cluster range that the host owns, such as "10.240.1.0/24". */
+  subnet: string;
+  /** Gateway address of the subnet, held by docker0, such as "10.240.1.1". */
+  gateway: string;
+  /** OVS_RUNDIR of the host's daemons: database, sockets, pidfiles and logs. */
+  runDirectory: string;
+  dbSocket: string;
+  dbFile: string;
+  pids: DaemonPids;
+  containers: LabContainer[];
+}
+
+/**
+ * A lab as `lab.json` records it. `lab up` writes the whole plan before it creates anything
+ * and fills in the daemon pids as they start, so that `lab down` finds everything after a
+ * crash half-way through.
+ */
+export interface Lab {
+  version: 1;
+  name: string;
+  /** "building" until `lab up` has finished every step. */
+  status: "building" | "ready";
+  createdAt: string;
+  tunnel: TunnelType;
+  mode: TunnelMode;
+  underlayNetwork: string;
+  underlayMtu: number;
+  clusterRange: string;
+  subnetLength: number;
+  /** Cluster file that the hosts are configured from. */
+  clusterFile: string;
+  switchNamespace: string;
+  hosts: LabHost[];
+}
