@@ -3,6 +3,7 @@ import type { Command } from "./command.js";
 import { dockerConfigCommand } from "./docker-config.js";
 import { hostsCommand } from "./hosts.js";
 import { initCommand } from "./init.js";
+import { labCommand } from "./lab.js";
 
 /** Every subcommand, in the order `ovs-mesh --help` lists them. */
 export const commands: Command[] = [
@@ -11,4 +12,5 @@ export const commands: Command[] = [
   planCommand,
   applyCommand,
   dockerConfigCommand,
+  labCommand,
 ];
