@@ -149,9 +149,7 @@ async function exec(args: string[]): Promise<number> {
   if (typeof target === "string") {
     throw new UsageError(target);
   }
-  const result = await runInTarget(target, command, timeoutSeconds * 1000);
-  process.stdout.write(result.stdout);
-  process.stderr.write(result.stderr);
+  const result = await runInTarget(target, command, timeoutSeconds * 1000, "inherit");
   return result.code;
 }
 

@@ -60,7 +60,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`ovs-mesh: unknown command ${JSON.stringify(name)}\n\n${overview()}\n`);
     return EXIT_USAGE;
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
+  // Arguments after "--" belong to another program (lab exec HOST -- CMD --help).
+  const separator = rest.indexOf("--");
+  const own = separator < 0 ? rest : rest.slice(0, separator);
+  if (own.includes("--help") || own.includes("-h")) {
     process.stdout.write(`${command.usage}\n`);
     return EXIT_OK;
   }

@@ -10,6 +10,11 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Exit codes that count as success; `[0]` when absent. */
   okCodes?: number[];
+  /**
+   * "inherit" connects the program to this process's standard input, output and error, for
+   * interactive use; the result's stdout and stderr are then empty. "pipe" when absent.
+   */
+  stdio?: "pipe" | "inherit";
 }
 
 /** Output of a program that exited with an accepted code. */
@@ -46,10 +51,12 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const okCodes = options.okCodes ?? [0];
 
+  const inherit = options.stdio === "inherit";
+
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       env: options.env ? { ...process.env, ...options.env } : process.env,
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: inherit ? "inherit" : ["pipe", "pipe", "pipe"],
     });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
@@ -59,8 +66,8 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
       child.kill("SIGKILL");
     }, timeoutMs);
 
-    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
     child.on("error", (error) => {
       clearTimeout(timer);
       reject(new CommandError(argv, null, "", `could not start: ${error.message}`));
@@ -82,7 +89,7 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
 
     // A program that exits without reading its input makes the write fail with EPIPE;
     // its exit code is what matters, so the stream error is handled here.
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(options.input ?? "");
+    child.stdin?.on("error", () => undefined);
+    child.stdin?.end(options.input ?? "");
   });
 }

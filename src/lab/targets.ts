@@ -77,16 +77,16 @@ export function targetCommand(target: LabTarget, argv: readonly string[]): Targe
 const ANY_EXIT_CODE = Array.from({ length: 256 }, (_, code) => code);
 
 /**
- * Runs a command in a target and returns its output and exit code, whatever the code.
- *
- * NOTE: run() collects output and gives the program an empty standard input, so the output
- * appears when the command ends and interactive programs cannot be used.
+ * Runs a command in a target and returns its exit code, whatever the code. With
+ * stdio "pipe" the output is collected into the result; with "inherit" the command uses
+ * this process's terminal, so interactive programs work.
  */
 export function runInTarget(
   target: LabTarget,
   argv: readonly string[],
   timeoutMs: number,
+  stdio: "pipe" | "inherit" = "pipe",
 ): Promise<RunResult> {
   const command = targetCommand(target, argv);
-  return run(command.argv, { env: command.env, timeoutMs, okCodes: ANY_EXIT_CODE });
+  return run(command.argv, { env: command.env, timeoutMs, okCodes: ANY_EXIT_CODE, stdio });
 }
