@@ -7,6 +7,7 @@ import { OvsWatch } from "./ovs-watch.js";
 import type { HostPaths } from "./paths.js";
 import { readCachedCluster, writeCachedCluster } from "./view-cache.js";
 import { AgentMetrics } from "./metrics.js";
+import { PeerMonitor } from "./probe.js";
 
 /** Settings of {@link Agent}. */
 export interface AgentOptions {
@@ -19,6 +20,8 @@ export interface AgentOptions {
   /** Milliseconds between liveness heartbeats to the store. */
   heartbeatMs: number;
   metrics?: AgentMetrics;
+  /** Milliseconds between probe rounds through the overlay; 0 turns probes off. */
+  probeIntervalMs?: number;
 }
 
 /**
@@ -40,6 +43,7 @@ export class Agent {
   readonly #timers: NodeJS.Timeout[] = [];
   #unwatch: (() => void) | undefined;
   readonly #ovs: OvsWatch;
+  readonly #monitor: PeerMonitor;
 
   constructor(private readonly options: AgentOptions) {
     this.metrics = options.metrics ?? new AgentMetrics();
@@ -49,6 +53,12 @@ export class Agent {
       options.log,
       (reason) => this.requestReconcile(reason),
     );
+    this.#monitor = new PeerMonitor({
+      metrics: this.metrics,
+      log: options.log,
+      stateDir: options.paths.stateDir,
+      intervalMs: options.probeIntervalMs,
+    });
   }
 
   /** Whether the last reconcile succeeded. */
@@ -78,6 +88,9 @@ export class Agent {
     });
     log.info({ event: "joined", subnet: this.#self?.subnet });
     await this.#refresh();
+    // Requests made before the join found no cluster view; without this the first
+    // reconcile would wait for a store change or the resync timer.
+    this.requestReconcile("joined");
 
     this.#unwatch = this.options.store.watch(
       () => void this.#refreshAndReconcile("store change"),
@@ -86,6 +99,7 @@ export class Agent {
     this.#every(this.options.resyncMs, () => void this.#refreshAndReconcile("resync"));
     this.#every(this.options.heartbeatMs, () => void this.#heartbeat());
     void this.#heartbeat();
+    this.#monitor.start();
   }
 
   /** Asks for a reconcile; merged with any already waiting. */
@@ -114,6 +128,7 @@ export class Agent {
       clearInterval(timer);
     }
     this.#unwatch?.();
+    await this.#monitor.stop();
     await this.idle();
     this.#ovs.stop();
     await this.options.store.close();
@@ -150,6 +165,7 @@ export class Agent {
       );
       this.metrics.recordReconcile(durationMs, undefined, result.desired);
       this.#healthy = true;
+      await this.#monitor.update(cluster, result.desired);
       this.options.log.info({
         event: "reconcile",
         reasons,

@@ -1,4 +1,15 @@
+import { TABLE_INGRESS } from "../plan/flows.js";
 import type { DesiredHost } from "../plan/state.js";
+
+/** The last probe of one peer through the overlay. */
+export interface PeerProbe {
+  /** Whether the peer's gateway replied to the last probe. */
+  healthy: boolean;
+  /** Round-trip time of the last probe; undefined when the peer did not reply. */
+  rttSeconds: number | undefined;
+  /** When `healthy` last changed (or was first set), in milliseconds since the epoch. */
+  lastChange: number;
+}
 
 /** Counters and gauges of one agent, rendered in the Prometheus text format. */
 export class AgentMetrics {
@@ -9,8 +20,8 @@ export class AgentMetrics {
   peers = 0;
   flows = 0;
   storeConnected = false;
-  /** Probe results by peer name: whether the peer answered and the round-trip time. */
-  readonly probes = new Map<string, { healthy: boolean; rttSeconds: number | undefined }>();
+  /** Probe results by peer name, from the last probe of each peer through the overlay. */
+  readonly probes = new Map<string, PeerProbe>();
 
   recordReconcile(durationMs: number, error: unknown, desired: DesiredHost | undefined): void {
     this.reconciles += 1;
@@ -21,7 +32,11 @@ export class AgentMetrics {
     }
     if (desired !== undefined) {
       this.flows = desired.flows.length;
-      this.peers = desired.ovs.tunnels.filter((port) => port.peer !== undefined).length;
+      // Both modes have one IP ingress rule per peer. Flow mode has one tunnel port for all
+      // peers, so the ports do not count them.
+      this.peers = desired.flows.filter(
+        (flow) => flow.table === TABLE_INGRESS && flow.match.startsWith("ip,"),
+      ).length;
     }
   }
 
@@ -66,6 +81,15 @@ export class AgentMetrics {
           `ovs_mesh_probe_rtt_seconds{${label},peer="${escapeLabel(peer)}"} ${probe.rttSeconds}`,
         );
       }
+    }
+    lines.push(
+      "# HELP ovs_mesh_probe_last_change_seconds When the peer's probe result last changed, as Unix time.",
+      "# TYPE ovs_mesh_probe_last_change_seconds gauge",
+    );
+    for (const [peer, probe] of this.probes) {
+      lines.push(
+        `ovs_mesh_probe_last_change_seconds{${label},peer="${escapeLabel(peer)}"} ${probe.lastChange / 1000}`,
+      );
     }
     return `${lines.join("\n")}\n`;
   }

@@ -20,6 +20,7 @@ const OPTIONS = {
   "resync-seconds": { type: "string" },
   "heartbeat-seconds": { type: "string" },
   "metrics-address": { type: "string" },
+  "probe-seconds": { type: "string" },
 } as const;
 
 const DEFAULT_METRICS_ADDRESS = "127.0.0.1:9464";
@@ -38,6 +39,8 @@ ${ETCD_USAGE}
   --subnet CIDR            subnet to claim; the first free one when absent
   --resync-seconds N       seconds between full reconciles (default 30)
   --heartbeat-seconds N    seconds between liveness heartbeats (default 5)
+  --probe-seconds N        seconds between probes of every peer's gateway through the
+                           overlay; 0 turns probes off (default 10)
   --metrics-address H:P    address of the /metrics and /healthz endpoint
                            (default ${DEFAULT_METRICS_ADDRESS}; "off" disables it)
 ${HOST_OPTIONS_USAGE}`;
@@ -88,6 +91,8 @@ async function runAgent(args: string[]): Promise<number> {
   const resyncMs = 1000 * integerOption(values["resync-seconds"], "resync-seconds", 30, 1, 86_400);
   const heartbeatMs =
     1000 * integerOption(values["heartbeat-seconds"], "heartbeat-seconds", 5, 1, 3600);
+  const probeIntervalMs =
+    1000 * integerOption(values["probe-seconds"], "probe-seconds", 10, 0, 3600);
   const metricsAddress = values["metrics-address"] ?? DEFAULT_METRICS_ADDRESS;
   const metricsEndpoint = metricsAddress === "off" ? undefined : parseAddress(metricsAddress);
 
@@ -100,6 +105,7 @@ async function runAgent(args: string[]): Promise<number> {
     log,
     resyncMs,
     heartbeatMs,
+    probeIntervalMs,
   });
   const server = metricsEndpoint
     ? await serveMetrics(
