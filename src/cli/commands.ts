@@ -4,6 +4,7 @@ import { dockerConfigCommand } from "./docker-config.js";
 import { hostsCommand } from "./hosts.js";
 import { initCommand } from "./init.js";
 import { labCommand } from "./lab.js";
+import { statusCommand } from "./status.js";
 
 /** Every subcommand, in the order `ovs-mesh --help` lists them. */
 export const commands: Command[] = [
@@ -12,5 +13,6 @@ export const commands: Command[] = [
   planCommand,
   applyCommand,
   dockerConfigCommand,
+  statusCommand,
   labCommand,
 ];
