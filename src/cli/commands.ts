@@ -1,6 +1,7 @@
 import { applyCommand, planCommand } from "./apply.js";
 import type { Command } from "./command.js";
 import { dockerConfigCommand } from "./docker-config.js";
+import { doctorCommand } from "./doctor.js";
 import { hostsCommand } from "./hosts.js";
 import { initCommand } from "./init.js";
 import { labCommand } from "./lab.js";
@@ -14,5 +15,6 @@ export const commands: Command[] = [
   applyCommand,
   dockerConfigCommand,
   statusCommand,
+  doctorCommand,
   labCommand,
 ];
