@@ -2,6 +2,7 @@ import { applyCommand, planCommand } from "./apply.js";
 import type { Command } from "./command.js";
 import { dockerConfigCommand } from "./docker-config.js";
 import { doctorCommand } from "./doctor.js";
+import { graphCommand } from "./graph.js";
 import { hostsCommand } from "./hosts.js";
 import { initCommand } from "./init.js";
 import { labCommand } from "./lab.js";
@@ -16,5 +17,6 @@ export const commands: Command[] = [
   dockerConfigCommand,
   statusCommand,
   doctorCommand,
+  graphCommand,
   labCommand,
 ];
