@@ -6,7 +6,7 @@ import { applyOvs, readOvs } from "../host/ovs.js";
 import { readHostRecord, writeHostRecord, type HostRecord } from "../host/state-file.js";
 import type { Cluster } from "../plan/cluster.js";
 import { diffHost, type ActualHost, type Step } from "../plan/diff.js";
-import { PlanError, planHost, type HostFacts } from "../plan/host.js";
+import { PlanError, findMember, planHost, type HostFacts } from "../plan/host.js";
 import { FORWARD_CHAIN, NAT_CHAIN, type DesiredHost, type LinuxActual } from "../plan/state.js";
 import type { HostPaths } from "./paths.js";
 
@@ -41,7 +41,7 @@ export async function converge(
     options.client ?? (await OvsdbClient.connect(paths.ovsdbSocket, { timeoutMs: 10_000 }));
   const requestsBefore = client.requestCount;
   try {
-    const self = cluster.hosts.find((host) => host.name === hostName);
+    const self = findMember(cluster, hostName);
     const sysctlKeys = [
       "net.ipv4.ip_forward",
       "net.ipv4.conf.all.send_redirects",
@@ -53,7 +53,7 @@ export async function converge(
     ]);
     const facts: HostFacts = {
       datapathTypes: usableDatapaths(ovs.datapathTypes),
-      underlayMtu: cluster.underlayMtu ?? underlayMtu(linux, self?.underlayIp),
+      underlayMtu: cluster.underlayMtu ?? underlayMtu(linux, self.underlayIp),
     };
     const desired = planHost(cluster, hostName, facts);
     const target = managementTarget(paths.ovsRunDir, cluster.ovsBridge);
@@ -91,11 +91,7 @@ function usableDatapaths(listed: readonly string[]): string[] {
 }
 
 /** MTU of the interface that holds the underlay IP. */
-function underlayMtu(linux: LinuxActual, underlayIp: string | undefined): number {
-  if (underlayIp === undefined) {
-    // planHost reports the missing member with the list of members.
-    return 0;
-  }
+function underlayMtu(linux: LinuxActual, underlayIp: string): number {
   for (const [name, link] of Object.entries(linux.links)) {
     if (link.addresses.some((address) => address.split("/")[0] === underlayIp)) {
       if (link.mtu <= 0) {

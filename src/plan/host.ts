@@ -27,13 +27,7 @@ export class PlanError extends Error {
  * range, sysctls and forwarding rules. Pure: the same inputs give the same state.
  */
 export function planHost(cluster: Cluster, hostName: string, facts: HostFacts): DesiredHost {
-  const self = cluster.hosts.find((host) => host.name === hostName);
-  if (self === undefined) {
-    const names = cluster.hosts.map((host) => host.name).join(", ") || "none";
-    throw new PlanError(
-      `host ${JSON.stringify(hostName)} is not a member of the cluster (members: ${names}); add it to the cluster or pass the right --host`,
-    );
-  }
+  const self = findMember(cluster, hostName);
   const peers = cluster.hosts.filter((host) => host.name !== hostName).sort(byName);
   const datapath = chooseDatapath(cluster.datapath, facts.datapathTypes);
   const underlayMtu = cluster.underlayMtu ?? facts.underlayMtu;
@@ -73,6 +67,18 @@ export function planHost(cluster: Cluster, hostName: string, facts: HostFacts): 
       natRules: natRules(cluster.range),
     },
   };
+}
+
+/** Returns the member with this name, or raises a {@link PlanError} listing the members. */
+export function findMember(cluster: Cluster, hostName: string): HostSpec {
+  const self = cluster.hosts.find((host) => host.name === hostName);
+  if (self === undefined) {
+    const names = cluster.hosts.map((host) => host.name).join(", ") || "none";
+    throw new PlanError(
+      `host ${JSON.stringify(hostName)} is not a member of the cluster (members: ${names}); add it to the cluster or pass the right --host`,
+    );
+  }
+  return self;
 }
 
 function byName(a: HostSpec, b: HostSpec): number {
