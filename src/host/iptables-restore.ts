@@ -44,7 +44,7 @@ export function checkIptablesChange(change: IptablesChange): void {
   assertTable(change.table);
   assertChainName(change.chain);
 
-  if (change.kind === "add-jump" || change.kind === "remove-jump") {
+  if (change.kind === "add-jump" || change.kind === "move-jump" || change.kind === "remove-jump") {
     assertChainName(change.from);
   }
   if (change.kind === "set-chain" || change.kind === "remove-chain") {
@@ -64,8 +64,9 @@ export function checkIptablesChange(change: IptablesChange): void {
 /**
  * Builds iptables-restore input for one table, to be run with --noflush. `jumpSources`
  * contains the current rules of every chain that a jump change names, and the function
- * updates it as the changes would. So add-jump skips a jump that is already present, and
- * remove-jump deletes each rule that jumps to the chain. Returns undefined when nothing changes.
+ * updates it as the changes would. So add-jump skips a jump that is already present,
+ * move-jump skips a jump that is already the first rule, and remove-jump deletes each rule
+ * that jumps to the chain. Returns undefined when nothing changes.
  */
 export function buildRestoreText(
   table: IptablesTable,
@@ -110,6 +111,25 @@ function restoreLines(change: IptablesChange, jumpSources: Map<string, RuleSpec[
       return [formatRule("-I", change.from, ["1", ...jump])];
     }
 
+    case "move-jump": {
+      const rules = jumpSource(jumpSources, change.from);
+      const first = rules[0];
+      if (first !== undefined && isPlainJump(first, change.chain)) {
+        return [];
+      }
+      // Each -D deletes the first rule that matches, so one line per jump deletes them all;
+      // iptables-restore commits the deletions and the insertion together.
+      const jump: RuleSpec = ["-j", change.chain];
+      const deletions = rules
+        .filter((rule) => isPlainJump(rule, change.chain))
+        .map(() => formatRule("-D", change.from, jump));
+      jumpSources.set(change.from, [
+        jump,
+        ...rules.filter((rule) => !isPlainJump(rule, change.chain)),
+      ]);
+      return [...deletions, formatRule("-I", change.from, ["1", ...jump])];
+    }
+
     case "remove-jump": {
       const rules = jumpSource(jumpSources, change.from);
       const removed = rules.filter((rule) => referencesChain(rule, change.chain));
@@ -145,7 +165,11 @@ export async function applyIptables(
 
   const jumpSources = new Map<string, RuleSpec[]>();
   for (const change of changes) {
-    if (change.kind === "add-jump" || change.kind === "remove-jump") {
+    if (
+      change.kind === "add-jump" ||
+      change.kind === "move-jump" ||
+      change.kind === "remove-jump"
+    ) {
       if (!jumpSources.has(change.from)) {
         jumpSources.set(change.from, (await readChain(table, change.from)) ?? []);
       }

@@ -22,7 +22,7 @@ export interface LinuxQuery {
 /**
  * Reads the Linux side of the current network namespace: links with their IPv4 addresses,
  * main-table IPv4 routes, the requested sysctls and chains, and whether FORWARD and nat
- * POSTROUTING jump to ovs-mesh's chains.
+ * POSTROUTING jump to ovs-mesh's chains, and whether each jump is its chain's first rule.
  */
 export async function readLinux(query: LinuxQuery): Promise<LinuxActual> {
   const [links, routes, sysctls, filter, nat, forward, postrouting] = await Promise.all([
@@ -44,6 +44,10 @@ export async function readLinux(query: LinuxQuery): Promise<LinuxActual> {
       forward: hasJump(forward, FORWARD_CHAIN),
       postrouting: hasJump(postrouting, NAT_CHAIN),
     },
+    jumpsFirst: {
+      forward: isFirstRule(forward, FORWARD_CHAIN),
+      postrouting: isFirstRule(postrouting, NAT_CHAIN),
+    },
   };
 }
 
@@ -62,6 +66,11 @@ async function readChains(
 
 function hasJump(rules: RuleSpec[] | undefined, chain: string): boolean {
   return rules !== undefined && rules.some((rule) => isPlainJump(rule, chain));
+}
+
+function isFirstRule(rules: RuleSpec[] | undefined, chain: string): boolean {
+  const first = rules?.[0];
+  return first !== undefined && isPlainJump(first, chain);
 }
 
 /** Consecutive changes that one tool applies. */

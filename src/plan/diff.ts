@@ -118,8 +118,12 @@ function diffLinuxRest(desired: DesiredHost, actual: LinuxActual): LinuxChange[]
       rules: desired.linux.forwardRules,
     });
   }
+  // The jumps must stay the first rules, ahead of the rules that Docker inserts at the top
+  // when dockerd starts, such as its MASQUERADE rule in POSTROUTING.
   if (!actual.jumps.forward) {
     changes.push({ kind: "add-jump", table: "filter", from: "FORWARD", chain: FORWARD_CHAIN });
+  } else if (!actual.jumpsFirst.forward) {
+    changes.push({ kind: "move-jump", table: "filter", from: "FORWARD", chain: FORWARD_CHAIN });
   }
   if (!sameRules(actual.chains.nat[NAT_CHAIN], desired.linux.natRules)) {
     changes.push({
@@ -131,6 +135,8 @@ function diffLinuxRest(desired: DesiredHost, actual: LinuxActual): LinuxChange[]
   }
   if (!actual.jumps.postrouting) {
     changes.push({ kind: "add-jump", table: "nat", from: "POSTROUTING", chain: NAT_CHAIN });
+  } else if (!actual.jumpsFirst.postrouting) {
+    changes.push({ kind: "move-jump", table: "nat", from: "POSTROUTING", chain: NAT_CHAIN });
   }
   return changes;
 }
@@ -257,6 +263,8 @@ function describeLinuxChange(change: LinuxChange): string {
       return `iptables ~ ${change.table} ${change.chain} (${change.rules.length} rules)`;
     case "add-jump":
       return `iptables + ${change.table} ${change.from} -j ${change.chain}`;
+    case "move-jump":
+      return `iptables ~ ${change.table} ${change.from} -j ${change.chain} (moved to rule 1)`;
     case "remove-jump":
       return `iptables - ${change.table} ${change.from} -j ${change.chain}`;
     case "remove-chain":

@@ -128,6 +128,8 @@ export type LinuxChange =
   | { kind: "remove-route"; destination: string; device: string }
   | { kind: "set-chain"; table: "filter" | "nat"; chain: string; rules: RuleSpec[] }
   | { kind: "add-jump"; table: "filter" | "nat"; from: string; chain: string }
+  /** Makes the plain jump the first rule of `from`, deleting the jumps further down. */
+  | { kind: "move-jump"; table: "filter" | "nat"; from: string; chain: string }
   | { kind: "remove-jump"; table: "filter" | "nat"; from: string; chain: string }
   | { kind: "remove-chain"; table: "filter" | "nat"; chain: string };
 
@@ -156,4 +158,9 @@ export interface LinuxActual {
   };
   /** Whether FORWARD jumps to FORWARD_CHAIN and POSTROUTING to NAT_CHAIN. */
   jumps: { forward: boolean; postrouting: boolean };
+  /**
+   * Whether each of those jumps is the first rule of its chain. Docker inserts its own rules
+   * at the top of FORWARD and POSTROUTING each time dockerd starts.
+   */
+  jumpsFirst: { forward: boolean; postrouting: boolean };
 }

@@ -65,6 +65,7 @@ interface ReadResult {
   sysctls: Record<string, string | null>;
   chains: { filter: Record<string, unknown>; nat: Record<string, unknown> };
   jumps: { forward: boolean; postrouting: boolean };
+  jumpsFirst: { forward: boolean; postrouting: boolean };
 }
 
 function inNamespace(argv: string[], input?: string): Promise<RunResult> {
@@ -185,6 +186,28 @@ test("linux driver in a network namespace", { skip: SKIP }, async (t: TestContex
       const actual = await readInNamespace();
       assert.equal(actual.links.omtearly0, undefined);
       assert.equal((actual.links.omtbr0 as { up: boolean }).up, true);
+    });
+
+    await t.test("move-jump puts the jump above inserted rules", async () => {
+      // As dockerd does when it starts: its rule goes on top of POSTROUTING.
+      const masquerade = ["-s", "10.240.1.0/24", "!", "-o", "omtbr0", "-j", "MASQUERADE"];
+      await inNamespace(["iptables", "-t", "nat", "-I", "POSTROUTING", "1", ...masquerade]);
+      const pushedDown = await readInNamespace();
+      assert.deepEqual(pushedDown.jumps, { forward: true, postrouting: true });
+      assert.deepEqual(pushedDown.jumpsFirst, { forward: true, postrouting: false });
+
+      await applyInNamespace([
+        { kind: "move-jump", table: "nat", from: "POSTROUTING", chain: NAT_CHAIN },
+      ]);
+
+      const moved = await readInNamespace();
+      assert.deepEqual(moved.jumpsFirst, { forward: true, postrouting: true });
+      const postrouting = await inNamespace(["iptables", "-t", "nat", "-S", "POSTROUTING"]);
+      assert.equal(
+        postrouting.stdout,
+        `-P POSTROUTING ACCEPT\n-A POSTROUTING -j ${NAT_CHAIN}\n-A POSTROUTING ${masquerade.join(" ")}\n`,
+      );
+      await inNamespace(["iptables", "-t", "nat", "-D", "POSTROUTING", ...masquerade]);
     });
 
     await t.test("removal spares foreign rules and chains", async () => {

@@ -94,6 +94,70 @@ test("diffHost restores a removed jump and a changed MTU", () => {
   ]);
 });
 
+test("diffHost moves jumps that Docker pushed down", () => {
+  const desired = planHost(makeCluster(2, "flow"), "host0", NETDEV_FACTS);
+  const cases = [
+    {
+      jumpsFirst: { forward: false, postrouting: true },
+      expected: ["iptables ~ filter FORWARD -j OVS-MESH-FORWARD (moved to rule 1)"],
+    },
+    {
+      jumpsFirst: { forward: true, postrouting: false },
+      expected: ["iptables ~ nat POSTROUTING -j OVS-MESH-POSTROUTING (moved to rule 1)"],
+    },
+    {
+      jumpsFirst: { forward: false, postrouting: false },
+      expected: [
+        "iptables ~ filter FORWARD -j OVS-MESH-FORWARD (moved to rule 1)",
+        "iptables ~ nat POSTROUTING -j OVS-MESH-POSTROUTING (moved to rule 1)",
+      ],
+    },
+  ];
+  for (const { jumpsFirst, expected } of cases) {
+    const actual = convergedHost(desired);
+    actual.linux.jumpsFirst = jumpsFirst;
+    assert.deepEqual(
+      describeSteps(diffHost(desired, actual)),
+      expected,
+      JSON.stringify(jumpsFirst),
+    );
+  }
+});
+
+test("diffHost adds a missing jump rather than moving it", () => {
+  const desired = planHost(makeCluster(2, "flow"), "host0", NETDEV_FACTS);
+  const actual = convergedHost(desired);
+  actual.linux.jumps.postrouting = false;
+  actual.linux.jumpsFirst.postrouting = false;
+  const steps = diffHost(desired, actual);
+  assert.deepEqual(steps, [
+    {
+      kind: "linux",
+      changes: [
+        { kind: "add-jump", table: "nat", from: "POSTROUTING", chain: "OVS-MESH-POSTROUTING" },
+      ],
+    },
+  ]);
+});
+
+test("diffHost accepts a docker0 that Docker created", () => {
+  const desired = planHost(makeCluster(2, "flow"), "host0", NETDEV_FACTS);
+  const actual = emptyHost();
+  // dockerd 20.10 creates docker0 with bip and mtu from daemon.json and brings it up.
+  actual.linux.links.docker0 = {
+    mtu: desired.linux.mtu,
+    up: true,
+    kind: "bridge",
+    master: undefined,
+    addresses: [desired.linux.address],
+  };
+  const [first] = diffHost(desired, actual);
+  assert.equal(first?.kind, "ovs", "no change to docker0 itself comes first");
+  const lines = describeSteps(diffHost(desired, actual));
+  assert.equal(lines.filter((line) => line.includes("docker0 (Linux bridge)")).length, 0);
+  assert.ok(lines.includes("link ~ br0 master docker0"));
+});
+
 test("diffFlows replaces a rule whose actions changed", () => {
   const flow = { table: 20, priority: 100, match: "ip,nw_dst=10.240.2.0/24", actions: "output:a" };
   const changed = { ...flow, actions: "output:b" };

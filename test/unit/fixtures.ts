@@ -38,6 +38,7 @@ export function emptyHost(): ActualHost {
       sysctls: {},
       chains: { filter: {}, nat: {} },
       jumps: { forward: false, postrouting: false },
+      jumpsFirst: { forward: false, postrouting: false },
     },
   };
 }
@@ -86,6 +87,7 @@ export function convergedHost(desired: DesiredHost): ActualHost {
         nat: { "OVS-MESH-POSTROUTING": linux.natRules.map((rule) => [...rule]) },
       },
       jumps: { forward: true, postrouting: true },
+      jumpsFirst: { forward: true, postrouting: true },
     },
   };
 }

@@ -96,6 +96,73 @@ test("buildRestoreText adds one jump for repeated add-jump", () => {
   );
 });
 
+test("buildRestoreText moves a jump above Docker's rules", () => {
+  const sources = new Map<string, RuleSpec[]>([
+    [
+      "POSTROUTING",
+      [
+        ["-s", "10.240.1.0/24", "!", "-o", "docker0", "-j", "MASQUERADE"],
+        ["-j", "OVS-MESH-POSTROUTING"],
+        ["-j", "OVS-MESH-POSTROUTING"],
+      ],
+    ],
+  ]);
+  const move: IptablesChange = {
+    kind: "move-jump",
+    table: "nat",
+    from: "POSTROUTING",
+    chain: "OVS-MESH-POSTROUTING",
+  };
+
+  assert.equal(
+    buildRestoreText("nat", [move], sources),
+    [
+      "*nat",
+      "-D POSTROUTING -j OVS-MESH-POSTROUTING",
+      "-D POSTROUTING -j OVS-MESH-POSTROUTING",
+      "-I POSTROUTING 1 -j OVS-MESH-POSTROUTING",
+      "COMMIT",
+      "",
+    ].join("\n"),
+  );
+  assert.deepEqual(sources.get("POSTROUTING"), [
+    ["-j", "OVS-MESH-POSTROUTING"],
+    ["-s", "10.240.1.0/24", "!", "-o", "docker0", "-j", "MASQUERADE"],
+  ]);
+  assert.equal(
+    buildRestoreText("nat", [move], sources),
+    undefined,
+    "a second move changes nothing",
+  );
+});
+
+test("buildRestoreText keeps a jump with matches when moving", () => {
+  const sources = new Map<string, RuleSpec[]>([
+    [
+      "FORWARD",
+      [
+        ["-j", "DOCKER-USER"],
+        ["-i", "br0", "-j", "OVS-MESH-FORWARD"],
+      ],
+    ],
+  ]);
+  const move: IptablesChange = {
+    kind: "move-jump",
+    table: "filter",
+    from: "FORWARD",
+    chain: "OVS-MESH-FORWARD",
+  };
+  assert.equal(
+    buildRestoreText("filter", [move], sources),
+    "*filter\n-I FORWARD 1 -j OVS-MESH-FORWARD\nCOMMIT\n",
+  );
+  assert.deepEqual(sources.get("FORWARD"), [
+    ["-j", "OVS-MESH-FORWARD"],
+    ["-j", "DOCKER-USER"],
+    ["-i", "br0", "-j", "OVS-MESH-FORWARD"],
+  ]);
+});
+
 test("buildRestoreText removes every jump, then the chain", () => {
   const sources = new Map<string, RuleSpec[]>([
     [
