@@ -1,9 +1,22 @@
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { CheckResult } from "../../src/host/doctor/check.js";
 import { destroyLab } from "../../src/lab/down.js";
+import { startEtcd } from "../../src/lab/etcd.js";
 import type { Lab, LabHost } from "../../src/lab/lab.js";
-import { hostOptions, inHost, labHost, labUp, ovsMeshIn } from "./ops-lab.js";
+import {
+  hostOptions,
+  inHost,
+  labHost,
+  labUp,
+  ovsMeshIn,
+  startAgent,
+  stopAgent,
+  waitFor,
+} from "./ops-lab.js";
 
 // Runs `ovs-mesh doctor` inside a host of a lab that `ovs-mesh apply` configured, first on
 // the healthy host and then with one fault planted at a time. No agent runs, so nothing
@@ -173,4 +186,56 @@ test("doctor without a cluster skips what needs one", async () => {
   assert.equal(byId.get("ip-forward"), "ok");
   assert.equal(byId.get("linux-bridge"), "skip");
   assert.equal(byId.get("tunnel-firewall"), "skip");
+});
+
+test("doctor compares the clock with etcd", async () => {
+  // etcd runs inside the lab host, so 127.0.0.1:2379 is the host's own loopback.
+  const directory = await mkdtemp(join(tmpdir(), "omt-ops-etcd-"));
+  const etcd = await startEtcd({ dir: directory, netns: host.namespace });
+  const store = ["--etcd", etcd.endpoints.join(","), "--cluster", LAB];
+  try {
+    const init = await ovsMeshIn(host, ["init", ...store, "--range", lab.clusterRange]);
+    assert.equal(init.code, 0, init.stderr);
+    const agent = startAgent(host, [
+      ...store,
+      "--host",
+      host.name,
+      "--underlay-ip",
+      host.underlayIp,
+      "--subnet",
+      host.subnet,
+      "--metrics-address",
+      "off",
+    ]);
+    try {
+      await waitFor("the agent to join", async () => {
+        const list = await ovsMeshIn(host, ["hosts", "list", ...store, "--json"]);
+        return list.stdout.includes(`"${host.name}"`) ? true : undefined;
+      });
+    } finally {
+      await stopAgent(agent);
+    }
+
+    const result = await ovsMeshIn(host, [
+      "doctor",
+      ...store,
+      "--host",
+      host.name,
+      "--json",
+      ...hostOptions(host),
+    ]);
+    const output = JSON.parse(result.stdout) as DoctorOutput;
+    const byId = new Map(output.checks.map((check) => [check.id, check]));
+    assert.equal(byId.get("cluster")?.result, "ok", byId.get("cluster")?.message);
+    const clock = byId.get("clock-skew");
+    assert.equal(clock?.result, "ok", clock?.message);
+    assert.match(
+      clock?.message ?? "",
+      /^this host's clock is \d+\.\d s (behind|ahead of) http:\/\/127\.0\.0\.1:2379 \(within ±\d+\.\d s\)$/,
+    );
+    assert.equal(result.code, 0, result.stdout);
+  } finally {
+    await etcd.stop();
+    await rm(directory, { recursive: true, force: true });
+  }
 });
