@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds ovs-mesh, brings up a 3-host lab and checks that every
-# container reaches every container on the other hosts.
+# container reaches every container on the other hosts. Every host runs its own dockerd and
+# the containers are Docker containers; pass --no-docker for plain network namespaces.
+# Other arguments go to 'ovs-mesh lab up'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -12,7 +14,17 @@ if bin/ovs-mesh lab status --name "$name" >/dev/null 2>&1; then
   bin/ovs-mesh lab down --name "$name"
 fi
 
-bin/ovs-mesh lab up --name "$name" "$@"
+docker=(--docker)
+args=()
+for arg in "$@"; do
+  if [[ "$arg" == --no-docker ]]; then
+    docker=()
+  else
+    args+=("$arg")
+  fi
+done
+
+bin/ovs-mesh lab up --name "$name" "${docker[@]}" "${args[@]}"
 bin/ovs-mesh lab status --name "$name"
 bin/ovs-mesh lab check --name "$name"
 

@@ -1,5 +1,6 @@
 import { TUNNEL_MODES, TUNNEL_TYPES } from "../plan/cluster.js";
 import { DEFAULT_PARALLEL, checkLab, containerPairs } from "../lab/check.js";
+import { loadCurrentLab } from "../lab/docker-hosts.js";
 import { destroyLab } from "../lab/down.js";
 import { LabError } from "../lab/errors.js";
 import { formatCheck, formatDown, formatStatus } from "../lab/format.js";
@@ -20,7 +21,7 @@ State lives in /var/lib/ovs-mesh/lab/NAME/; namespaces are named om-NAME-*.
 
 Subcommands:
   up      [--hosts N] [--containers K] [--tunnel gre|vxlan|geneve] [--mode flow|port]
-          [--no-apply] [--retain]
+          [--no-apply] [--retain] [--docker]
           Builds the lab: hosts host0..host(N-1) with containers c0..c(K-1) each.
           --hosts        number of hosts, 1 to ${MAX_HOSTS} (default ${DEFAULT_LAB_OPTIONS.hosts})
           --containers   containers per host, 0 to ${MAX_CONTAINERS} (default ${DEFAULT_LAB_OPTIONS.containers})
@@ -28,12 +29,15 @@ Subcommands:
           --mode         flow: one tunnel port per host; port: one per peer (default ${DEFAULT_LAB_OPTIONS.mode})
           --no-apply     skip 'ovs-mesh apply'; hosts get docker0 as Docker would, no tunnels
           --retain       keep what was built when a step fails, for inspection
+          --docker       run dockerd on every host, configured with 'ovs-mesh docker-config'
+                         before it starts, and make the containers Docker containers
   status  [--json]
           Shows hosts, containers, addresses, OVS sockets and whether the daemons run.
           Exit code 1 when a namespace is missing or a daemon is not running.
   exec    [--timeout SECONDS] HOST[/CONTAINER] -- COMMAND [ARG...]
           Runs a command in a host's namespace, with OVS_RUNDIR set so that ovs-vsctl,
-          ovs-ofctl and ovs-appctl reach that host's daemons, or in a container's namespace.
+          ovs-ofctl and ovs-appctl reach that host's daemons, or in a container: with
+          'docker exec' for a Docker container, else in the container's network namespace.
           Passes the command's exit code through. --timeout defaults to 600 seconds.
   check   [--json] [--parallel N]
           Between every ordered pair of containers on different hosts: ping, a 10 MiB TCP
@@ -73,6 +77,7 @@ async function up(args: string[]): Promise<number> {
     mode: { type: "string" },
     "no-apply": { type: "boolean" },
     retain: { type: "boolean" },
+    docker: { type: "boolean" },
   });
   const defaults = DEFAULT_LAB_OPTIONS;
   const options = {
@@ -91,6 +96,7 @@ async function up(args: string[]): Promise<number> {
   const lab = await createLab(options, {
     configure: values["no-apply"] !== true,
     retain: values.retain === true,
+    docker: values.docker === true,
     onProgress: printProgress,
   });
   process.stdout.write(
@@ -160,7 +166,7 @@ async function check(args: string[]): Promise<number> {
     parallel: { type: "string" },
   });
   const parallel = integerOption(values.parallel, "parallel", DEFAULT_PARALLEL, 1, 64);
-  const lab = await loadLab(labName(values.name));
+  const lab = await loadCurrentLab(labName(values.name));
   let done = 0;
   const total = containerPairs(lab).length;
   const onPair = process.stderr.isTTY

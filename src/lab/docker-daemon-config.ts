@@ -22,7 +22,16 @@ export async function checkDockerdOptions(options: DockerdOptions): Promise<void
       `state directory ${options.dir} is too long: the socket ${longest} exceeds ${MAX_SOCKET_PATH} bytes; use a shorter directory`,
     );
   }
-  const [address = "", length = ""] = options.bip.split("/");
+  if (options.bip !== undefined) {
+    checkBip(options.bip);
+  }
+  if (options.mtu !== undefined) {
+    checkMtu(options.mtu);
+  }
+}
+
+function checkBip(bip: unknown): void {
+  const [address = "", length = ""] = typeof bip === "string" ? bip.split("/") : [];
   const prefixLength = Number(length);
   if (
     parseIpv4(address) === undefined ||
@@ -31,12 +40,46 @@ export async function checkDockerdOptions(options: DockerdOptions): Promise<void
     prefixLength > 30
   ) {
     throw new RangeError(
-      `invalid bip ${JSON.stringify(options.bip)}: write the bridge address with its prefix length, such as 10.240.1.1/24`,
+      `invalid bip ${JSON.stringify(bip)}: write the bridge address with its prefix length, such as 10.240.1.1/24`,
     );
   }
-  if (!Number.isInteger(options.mtu) || options.mtu < 68 || options.mtu > 65535) {
-    throw new RangeError(`invalid MTU ${options.mtu}: expected an integer from 68 to 65535`);
+}
+
+function checkMtu(mtu: unknown): void {
+  if (typeof mtu !== "number" || !Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+    throw new RangeError(
+      `invalid MTU ${JSON.stringify(mtu)}: expected an integer from 68 to 65535`,
+    );
   }
+}
+
+/**
+ * Returns the text of daemon.json: the keys of `existing` (the file as it is, undefined when
+ * missing) with the daemon's own paths and settings laid over them, and with `bip` and `mtu`
+ * from the options where given. So the `bip` and `mtu` that `ovs-mesh docker-config` wrote
+ * before the start stay. Raises a RangeError when the file is not a JSON object, or when the
+ * result has no valid `bip` or `mtu`.
+ */
+export function mergeDockerdConfig(
+  existing: string | undefined,
+  paths: DaemonPaths,
+  options: DockerdOptions,
+): string {
+  let base: unknown = {};
+  if (existing !== undefined) {
+    try {
+      base = JSON.parse(existing);
+    } catch (error) {
+      throw new RangeError(`${paths.config} is not valid JSON: ${String(error)}`);
+    }
+  }
+  if (typeof base !== "object" || base === null || Array.isArray(base)) {
+    throw new RangeError(`${paths.config} must contain a JSON object`);
+  }
+  const config: Record<string, unknown> = { ...base, ...dockerdConfig(paths, options) };
+  checkBip(config.bip);
+  checkMtu(config.mtu);
+  return `${JSON.stringify(config, null, 2)}\n`;
 }
 
 /**
@@ -50,8 +93,8 @@ export function dockerdConfig(
   options: DockerdOptions,
 ): Record<string, unknown> {
   return {
-    bip: options.bip,
-    mtu: options.mtu,
+    ...(options.bip === undefined ? {} : { bip: options.bip }),
+    ...(options.mtu === undefined ? {} : { mtu: options.mtu }),
     "data-root": paths.dataRoot,
     "exec-root": paths.execRoot,
     pidfile: paths.dockerdPidfile,

@@ -2,8 +2,12 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CommandError } from "../host/exec.js";
 import { stopDockerd } from "./docker-cleanup.js";
-import { checkDockerdOptions, containerdConfig, dockerdConfig } from "./docker-daemon-config.js";
-import { exists, fileSize, waitUntil } from "./docker-files.js";
+import {
+  checkDockerdOptions,
+  containerdConfig,
+  mergeDockerdConfig,
+} from "./docker-daemon-config.js";
+import { exists, fileSize, readOptional, waitUntil } from "./docker-files.js";
 import { docker } from "./docker-image.js";
 import { daemonPaths, type DaemonPaths } from "./docker-paths.js";
 import {
@@ -50,10 +54,13 @@ export interface DockerdOptions {
   netns: string;
   /** State directory, created when missing; an absolute path. */
   dir: string;
-  /** Address and prefix length of docker0, such as "10.240.1.1/24". */
-  bip: string;
-  /** MTU of docker0's containers. */
-  mtu: number;
+  /**
+   * Address and prefix length of docker0, such as "10.240.1.1/24". When absent, the `bip`
+   * that the state directory's daemon.json has already (from `ovs-mesh docker-config`) stays.
+   */
+  bip?: string;
+  /** MTU of docker0's containers; when absent, the `mtu` of daemon.json stays. */
+  mtu?: number;
   /** Milliseconds to wait for each daemon to accept requests; 30 s when absent. */
   startTimeoutMs?: number;
 }
@@ -76,7 +83,10 @@ export async function startDockerd(options: DockerdOptions): Promise<DockerDaemo
 
   await mkdir(join(options.dir, "containerd"), { recursive: true, mode: 0o700 });
   await writeFile(paths.containerdConfig, containerdConfig(paths));
-  await writeFile(paths.config, `${JSON.stringify(dockerdConfig(paths, options), null, 2)}\n`);
+  await writeFile(
+    paths.config,
+    mergeDockerdConfig(await readOptional(paths.config), paths, options),
+  );
 
   try {
     const containerdLogOffset = await fileSize(paths.containerdLog);

@@ -30,26 +30,36 @@ export function docker(
 /**
  * Imports {@link LAB_IMAGE} into the daemon unless it is there already: a root file system
  * with the static busybox and a symbolic link per applet, because no registry is reachable
- * to pull from. Returns whether it imported the image.
+ * to pull from. `tarball` is a root file system from {@link buildImageTarball}, so that
+ * several daemons import one build; without it, the image is built for this call. Returns
+ * whether it imported the image.
  */
-export async function ensureImage(daemon: DockerDaemon): Promise<boolean> {
+export async function ensureImage(daemon: DockerDaemon, tarball?: string): Promise<boolean> {
   const { stdout } = await docker(daemon, ["image", "ls", "--quiet", LAB_IMAGE]);
   if (stdout.trim() !== "") {
     return false;
   }
+  if (tarball !== undefined) {
+    await importImage(daemon, tarball);
+    return true;
+  }
   const workDir = await mkdtemp(join(tmpdir(), "ovs-mesh-image-"));
   try {
-    const tarball = await buildImageTarball(workDir);
-    await docker(daemon, ["import", "--change", 'CMD ["sleep", "infinity"]', tarball, LAB_IMAGE], {
-      timeoutMs: 120_000,
-    });
+    await importImage(daemon, await buildImageTarball(workDir));
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
   return true;
 }
 
-async function buildImageTarball(workDir: string): Promise<string> {
+async function importImage(daemon: DockerDaemon, tarball: string): Promise<void> {
+  await docker(daemon, ["import", "--change", 'CMD ["sleep", "infinity"]', tarball, LAB_IMAGE], {
+    timeoutMs: 120_000,
+  });
+}
+
+/** Builds the root file system of {@link LAB_IMAGE} in `workDir` and returns its tar file. */
+export async function buildImageTarball(workDir: string): Promise<string> {
   const binary = await readOptionalBuffer(BUSYBOX);
   if (binary === undefined || !isStaticElf(binary)) {
     throw new Error(

@@ -10,7 +10,7 @@ export {
 } from "./docker-daemon.js";
 export { missingSharedDockerDirs, removeSharedDockerDirs, stopDockerd } from "./docker-cleanup.js";
 export { CGROUP_PREFIX, SHARED_DOCKER_DIRS } from "./docker-paths.js";
-export { LAB_IMAGE, docker, ensureImage } from "./docker-image.js";
+export { LAB_IMAGE, buildImageTarball, docker, ensureImage } from "./docker-image.js";
 export {
   execInContainer,
   inspectContainer,

@@ -1,5 +1,7 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { removeSharedDockerDirs } from "./docker-cleanup.js";
+import { stopHostDocker } from "./docker-hosts.js";
 import { LabError } from "./errors.js";
 import { LAB_ROOT, belongsToLab, checkLabName, labDirectory, DB_SOCKET, DB_FILE } from "./names.js";
 import { deleteNamespace, listNamespaces, namespacePids } from "./namespaces.js";
@@ -73,11 +75,13 @@ export async function destroyLab(
   };
 
   let recorded: string[] = [];
+  let dockerSharedDirs: string[] = [];
   const hosts = await findHostDirectories(root, name);
   try {
     const lab = await readLab(root, name);
     if (lab !== undefined) {
       recorded = labNamespaces(lab);
+      dockerSharedDirs = lab.dockerSharedDirs ?? [];
       const directory = labDirectory(root, name);
       // A run directory outside the lab's own directory would let a damaged lab.json point
       // the daemon search at processes of other OVS instances, so such hosts are skipped.
@@ -94,6 +98,14 @@ export async function destroyLab(
       throw error;
     }
     report.warnings.push(`${error.message}; removing the lab from its pidfiles and namespaces`);
+  }
+
+  // dockerd first: it stops its containers, and stopping it by pid with the other processes
+  // of the namespace below would leave its cgroups, mounts and shim sockets behind.
+  for (const host of hosts) {
+    if (await stopHostDocker(host)) {
+      progress(`${host.name}: stopped Docker and its containers`);
+    }
   }
 
   for (const host of hosts) {
@@ -123,6 +135,8 @@ export async function destroyLab(
     report.namespaces.push(namespace);
     progress(`deleted namespace ${namespace}`);
   }
+
+  await removeSharedDockerDirs(dockerSharedDirs);
 
   report.removedDirectory = await directoryExists(labDirectory(root, name));
   await removeLabDirectory(root, name);

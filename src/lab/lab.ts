@@ -6,14 +6,31 @@ export interface DaemonPids {
   ovsVswitchd: number | null;
 }
 
-/** A container of a lab host: a network namespace with one veth into the host's docker0. */
+/**
+ * A container of a lab host: a network namespace with one veth into the host's docker0,
+ * either created by the lab or, with `lab up --docker`, a container of the host's dockerd.
+ */
 export interface LabContainer {
   name: string;
+  /** Named network namespace; empty for a Docker container, which has none. */
   namespace: string;
-  /** Network namespace file that `nsenter --net=` takes. */
+  /**
+   * Network namespace file that `nsenter --net=` takes: /run/netns/NAME, or /proc/PID/ns/net
+   * of a Docker container's first process, which changes when the container restarts.
+   */
   namespacePath: string;
   /** Address with no prefix length, such as "10.240.1.2". */
   ip: string;
+  /** Docker's id of the container; absent for a namespace that the lab created. */
+  dockerId?: string;
+}
+
+/** The Docker daemon of a lab host, which `lab up --docker` starts in the host namespace. */
+export interface LabDocker {
+  /** State directory of dockerd and containerd: daemon.json, sockets, logs and images. */
+  dir: string;
+  /** dockerd's API socket. */
+  socket: string;
 }
 
 /** One lab host: a network namespace with its own OVS daemons. */
@@ -31,6 +48,8 @@ export interface LabHost {
   dbFile: string;
   pids: DaemonPids;
   containers: LabContainer[];
+  /** The host's Docker daemon; absent when its containers are plain namespaces. */
+  docker?: LabDocker;
 }
 
 /**
@@ -54,4 +73,9 @@ export interface Lab {
   clusterFile: string;
   switchNamespace: string;
   hosts: LabHost[];
+  /**
+   * Directories that Docker daemons share machine-wide and that did not exist before the
+   * lab's first dockerd started; `lab down` removes those that are empty by then.
+   */
+  dockerSharedDirs?: string[];
 }

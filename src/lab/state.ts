@@ -171,6 +171,13 @@ function findProblem(value: unknown): string | undefined {
   if (!Array.isArray(value.hosts)) {
     return "hosts: expected a list";
   }
+  const shared = value.dockerSharedDirs;
+  if (
+    shared !== undefined &&
+    (!Array.isArray(shared) || !shared.every((item) => typeof item === "string"))
+  ) {
+    return "dockerSharedDirs: expected a list of strings";
+  }
   for (const [index, host] of value.hosts.entries()) {
     const problem = findHostProblem(host);
     if (problem !== undefined) {
@@ -204,6 +211,16 @@ function findHostProblem(host: unknown): string | undefined {
         return `containers[${index}].${key}: expected a string`;
       }
     }
+    if (container.dockerId !== undefined && typeof container.dockerId !== "string") {
+      return `containers[${index}].dockerId: expected a string`;
+    }
+  }
+  const docker = host.docker;
+  if (
+    docker !== undefined &&
+    (!isRecord(docker) || typeof docker.dir !== "string" || typeof docker.socket !== "string")
+  ) {
+    return "docker: expected dir and socket, each a string";
   }
   return undefined;
 }

@@ -1,3 +1,4 @@
+import { access } from "node:fs/promises";
 import { DOCKER_BRIDGE } from "./containers.js";
 import { LAB_ROOT } from "./names.js";
 import { deviceMtu, listNamespaces } from "./namespaces.js";
@@ -12,7 +13,10 @@ export interface DaemonStatus {
 }
 
 export interface ContainerStatus extends LabContainer {
-  /** Whether the container's namespace exists. */
+  /**
+   * Whether the container's namespace exists. For a Docker container, whether its recorded
+   * process still runs: after a restart of the container, `lab check` records the new one.
+   */
   exists: boolean;
 }
 
@@ -89,14 +93,31 @@ async function hostStatus(host: LabHost, namespaces: Set<string>): Promise<HostS
       ovsdbServer: await daemonStatus(host, OVSDB_SERVER),
       ovsVswitchd: await daemonStatus(host, OVS_VSWITCHD),
     },
-    containers: host.containers.map((container) => ({
-      ...container,
-      exists: namespaces.has(container.namespace),
-    })),
+    containers: await Promise.all(
+      host.containers.map(async (container) => ({
+        ...container,
+        exists:
+          container.dockerId === undefined
+            ? namespaces.has(container.namespace)
+            : await pathExists(container.namespacePath),
+      })),
+    ),
   };
 }
 
 async function daemonStatus(host: LabHost, daemon: OvsDaemon): Promise<DaemonStatus> {
   const info = await findOvsDaemon(host, daemon);
   return { pid: info?.pid ?? null, running: info !== undefined };
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      return false;
+    }
+    throw error;
+  }
 }

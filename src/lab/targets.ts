@@ -1,4 +1,5 @@
 import { run, type RunResult } from "../host/exec.js";
+import { dockerExecCommand } from "./docker-hosts.js";
 import { checkContainerName, checkLabHostName } from "./names.js";
 import { inNamespace } from "./namespaces.js";
 import { ovsEnvironment } from "./ovs-daemons.js";
@@ -63,12 +64,20 @@ export interface TargetCommand {
 /**
  * Returns the command that runs `argv` in a target. Host commands run through
  * `ip netns exec` with the host's OVS environment, so `ovs-vsctl`, `ovs-ofctl` and
- * `ovs-appctl` reach the host's own daemons. Container commands run through
- * `nsenter --net=PATH`, which also works for a Docker container's /proc/PID/ns/net.
+ * `ovs-appctl` reach the host's own daemons. Commands in a Docker container run through
+ * `docker exec`, with the container's own file system and programs, and `tty` asks for a
+ * terminal. Commands in other containers run through `nsenter --net=PATH`.
  */
-export function targetCommand(target: LabTarget, argv: readonly string[]): TargetCommand {
+export function targetCommand(
+  target: LabTarget,
+  argv: readonly string[],
+  tty = false,
+): TargetCommand {
   if (target.container === undefined) {
     return { argv: inNamespace(target.host.namespace, argv), env: ovsEnvironment(target.host) };
+  }
+  if (target.container.dockerId !== undefined) {
+    return dockerExecCommand(target.host, target.container, argv, tty);
   }
   return { argv: ["nsenter", `--net=${target.container.namespacePath}`, ...argv], env: {} };
 }
@@ -87,6 +96,6 @@ export function runInTarget(
   timeoutMs: number,
   stdio: "pipe" | "inherit" = "pipe",
 ): Promise<RunResult> {
-  const command = targetCommand(target, argv);
+  const command = targetCommand(target, argv, stdio === "inherit" && process.stdin.isTTY);
   return run(command.argv, { env: command.env, timeoutMs, okCodes: ANY_EXIT_CODE, stdio });
 }

@@ -188,9 +188,14 @@ function checkSocketPaths(root: string, options: LabOptions): void {
   }
 }
 
-/** Returns every namespace of the lab, containers first, so that they can be removed in order. */
+/**
+ * Returns every namespace of the lab, containers first, so that they can be removed in order.
+ * Docker containers have no named namespace and are left out.
+ */
 export function labNamespaces(lab: Lab): string[] {
-  const containers = lab.hosts.flatMap((host) => host.containers.map((c) => c.namespace));
+  const containers = lab.hosts.flatMap((host) =>
+    host.containers.map((c) => c.namespace).filter((namespace) => namespace !== ""),
+  );
   const hosts = lab.hosts.map((host) => host.namespace);
   return [...containers, ...hosts, lab.switchNamespace];
 }

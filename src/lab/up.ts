@@ -1,5 +1,12 @@
 import { configureHost, writeClusterFile } from "./configure.js";
 import { createContainer, ensureDockerBridge } from "./containers.js";
+import {
+  addDockerContainers,
+  planDocker,
+  prepareDocker,
+  startHostDocker,
+  type DockerBuild,
+} from "./docker-hosts.js";
 import { destroyLab, findLabNamespaces } from "./down.js";
 import { LabError } from "./errors.js";
 import { createHost, createSwitch } from "./machines.js";
@@ -20,6 +27,11 @@ export interface CreateLabOptions {
   configure?: boolean;
   /** Whether to keep what was built when a step fails, for inspection (false when absent). */
   retain?: boolean;
+  /**
+   * Whether each host runs dockerd and its containers are Docker containers (false when
+   * absent: plain namespaces).
+   */
+  docker?: boolean;
   /** Called with one line for each step done. */
   onProgress?: (message: string) => void;
 }
@@ -33,6 +45,9 @@ export async function createLab(options: LabOptions, how: CreateLabOptions = {})
   const root = how.root ?? LAB_ROOT;
   const progress = how.onProgress ?? (() => undefined);
   const lab = planLab(options, root);
+  if (how.docker === true) {
+    planDocker(lab);
+  }
 
   await createLabDirectory(root, lab.name);
   const leftovers = await findLabNamespaces(lab.name, root);
@@ -46,6 +61,7 @@ export async function createLab(options: LabOptions, how: CreateLabOptions = {})
   progress(`lab ${lab.name}: state in ${labStatePath(root, lab.name)}`);
 
   let step = "writing the cluster file";
+  let docker: DockerBuild | undefined;
   try {
     await writeClusterFile(lab);
 
@@ -68,16 +84,32 @@ export async function createLab(options: LabOptions, how: CreateLabOptions = {})
       );
     }
 
+    if (how.docker === true) {
+      step = "building the lab image";
+      docker = await prepareDocker(lab);
+      await writeLab(root, lab);
+    }
     for (const host of lab.hosts) {
+      if (docker !== undefined) {
+        step = `starting Docker on ${host.name}`;
+        docker.daemons.set(host.name, await startHostDocker(lab, host));
+        progress(`${host.name}: dockerd started with bip ${host.gateway}/${lab.subnetLength}`);
+      }
       if (how.configure ?? true) {
         step = `configuring ${host.name} with ovs-mesh apply`;
         await configureHost(lab, host);
         progress(`${host.name}: configured with ovs-mesh apply, subnet ${host.subnet}`);
       }
       step = `adding the containers of ${host.name}`;
-      const mtu = await ensureDockerBridge(lab, host);
-      for (const container of host.containers) {
-        await createContainer(lab, host, container, mtu);
+      let mtu: number;
+      if (docker === undefined) {
+        mtu = await ensureDockerBridge(lab, host);
+        for (const container of host.containers) {
+          await createContainer(lab, host, container, mtu);
+        }
+      } else {
+        mtu = await addDockerContainers(docker, host);
+        await writeLab(root, lab);
       }
       const names = host.containers.map((container) => `${container.name} ${container.ip}`);
       progress(`${host.name}: containers ${names.join(", ") || "none"}, MTU ${mtu}`);
@@ -88,6 +120,8 @@ export async function createLab(options: LabOptions, how: CreateLabOptions = {})
     return lab;
   } catch (error) {
     throw await failedStep(lab, root, step, error, how.retain ?? false);
+  } finally {
+    await docker?.removeImageTarball();
   }
 }
 
