@@ -6,7 +6,12 @@ import { errorMessage, type Logger } from "./log.js";
 import type { AgentMetrics, PeerProbe } from "./metrics.js";
 import { writeStatusFile, type Health, type StatusFile } from "./status-file.js";
 
-/** Default milliseconds between probe rounds. */
+/**
+ * Default milliseconds between probe rounds. Each round runs one ping process per peer (two
+ * for a peer that misses the first reply). With 9 peers, the agent's CPU use, children
+ * included, measured about 0.4% of one CPU at 10 s and 0.65% at 5 s, against 0.14% with
+ * probes off (scripts/measure-agent-cpu.sh, docs/probe-cost.md).
+ */
 export const DEFAULT_PROBE_INTERVAL_MS = 10_000;
 /** Default number of peers probed at the same time. */
 export const DEFAULT_PROBE_CONCURRENCY = 4;

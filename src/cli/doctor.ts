@@ -2,7 +2,7 @@ import { runDoctor, type DoctorTarget } from "../agent/doctor.js";
 import { errorMessage } from "../agent/log.js";
 import { readStatusFile, statusFilePath } from "../agent/status-file.js";
 import { readCachedCluster } from "../agent/view-cache.js";
-import type { CheckResult } from "../host/doctor/check.js";
+import { fail, ok, skip, type CheckResult } from "../host/doctor/check.js";
 import { measureClockSkew } from "../host/doctor/clock.js";
 import type { Cluster } from "../plan/cluster.js";
 import { readClusterFile } from "../store/cluster-file.js";
@@ -41,66 +41,89 @@ ${HOST_OPTIONS_USAGE}`;
 
 type Values = EtcdOptionValues & { config?: string; host?: string };
 
-/** Loads the cluster and this host's record from the option's source, as a check result. */
+/** The cluster, its source, and the clock comparison made while reading it. */
+interface ClusterSource {
+  cluster: Cluster | undefined;
+  /** The source for messages, such as a file path or "etcd cluster prod". */
+  source: string;
+  clock: DoctorTarget["clock"];
+}
+
+/** Reads the cluster from --config, from --etcd, or from the agent's cached view. */
+async function readClusterSource(values: Values, stateDir: string): Promise<ClusterSource> {
+  if (values.config !== undefined) {
+    return {
+      cluster: await readClusterFile(values.config),
+      source: values.config,
+      clock: undefined,
+    };
+  }
+  if (values.etcd === undefined) {
+    return {
+      cluster: await readCachedCluster(stateDir),
+      source: `the agent's cached view in ${stateDir}`,
+      clock: undefined,
+    };
+  }
+
+  const store = openEtcdStore(values);
+  const endpoint = values.etcd.split(",")[0]?.trim() ?? values.etcd;
+  const tls = { ca: values["etcd-ca"], cert: values["etcd-cert"], key: values["etcd-key"] };
+  // A clock that cannot be compared is the clock check's finding, not a reason to stop.
+  const clock = await measureClockSkew(endpoint, tls).catch(
+    (error: unknown) => new Error(errorMessage(error)),
+  );
+  try {
+    const view = await store.load();
+    const hosts = view.hosts.map(({ name, underlayIp, subnet }) => ({ name, underlayIp, subnet }));
+    return {
+      cluster: { ...view.settings, hosts },
+      source: `etcd cluster ${store.keys.cluster}`,
+      clock,
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+/** Loads the cluster and this host's record, and reports how that went as the first check. */
 async function loadTarget(
   values: Values,
   stateDir: string,
-): Promise<{ target: DoctorTarget; store: CheckResult }> {
+): Promise<{ target: DoctorTarget; check: CheckResult }> {
   if (values.config !== undefined && values.etcd !== undefined) {
     throw new UsageError("give either --config or --etcd, not both");
   }
   const id = "cluster";
-  let cluster: Cluster | undefined;
-  let source: string;
-  let clock: DoctorTarget["clock"];
+  const unknown = { cluster: undefined, self: undefined, clock: undefined };
+
+  let loaded: ClusterSource;
   try {
-    if (values.config !== undefined) {
-      source = values.config;
-      cluster = await readClusterFile(values.config);
-    } else if (values.etcd !== undefined) {
-      const store = openEtcdStore(values);
-      source = `etcd cluster ${store.keys.cluster}`;
-      const endpoint = values.etcd.split(",")[0]?.trim() ?? values.etcd;
-      const tls = { ca: values["etcd-ca"], cert: values["etcd-cert"], key: values["etcd-key"] };
-      clock = await measureClockSkew(endpoint, tls).catch(
-        (error: unknown) => new Error(errorMessage(error)),
-      );
-      try {
-        const view = await store.load();
-        cluster = {
-          ...view.settings,
-          hosts: view.hosts.map(({ name, underlayIp, subnet }) => ({ name, underlayIp, subnet })),
-        };
-      } finally {
-        await store.close();
-      }
-    } else {
-      source = `the agent's cached view in ${stateDir}`;
-      cluster = await readCachedCluster(stateDir);
-    }
+    loaded = await readClusterSource(values, stateDir);
   } catch (error) {
     if (error instanceof UsageError) {
       throw error;
     }
-    const store = {
-      id,
-      result: "fail" as const,
-      message: `cannot read the cluster: ${errorMessage(error)}`,
-      fix: "check --config or --etcd and that the store is reachable",
+    const message = `cannot read the cluster: ${errorMessage(error)}`;
+    return {
+      target: unknown,
+      check: fail(id, message, "check --config or --etcd, and that the store is reachable"),
     };
-    return { target: { cluster: undefined, self: undefined, clock }, store };
+  }
+  const { cluster, source, clock } = loaded;
+  if (cluster === undefined) {
+    const message =
+      "no cluster given and no cached view from the agent: checks that need the cluster are skipped";
+    return {
+      target: unknown,
+      check: skip(
+        id,
+        message,
+        "pass --config FILE --host NAME or --etcd URL --cluster NAME --host NAME",
+      ),
+    };
   }
 
-  if (cluster === undefined) {
-    const store = {
-      id,
-      result: "skip" as const,
-      message:
-        "no cluster given and no cached view from the agent: checks that need the cluster are skipped",
-      fix: "pass --config FILE --host NAME or --etcd URL --cluster NAME --host NAME",
-    };
-    return { target: { cluster: undefined, self: undefined, clock }, store };
-  }
   const name = values.host ?? (await readStatusFile(statusFilePath(stateDir)))?.host;
   if (name === undefined) {
     throw new UsageError(
@@ -110,21 +133,14 @@ async function loadTarget(
   const self = cluster.hosts.find((host) => host.name === name);
   if (self === undefined) {
     const members = cluster.hosts.map((host) => host.name).join(", ") || "none";
-    const store = {
-      id,
-      result: "fail" as const,
-      message: `host ${name} is not a member of the cluster in ${source} (members: ${members})`,
-      fix: "pass the right --host, or start the agent so that the host joins",
+    const message = `host ${name} is not a member of the cluster in ${source} (members: ${members})`;
+    return {
+      target: { cluster, self: undefined, clock },
+      check: fail(id, message, "pass the right --host, or start the agent so that the host joins"),
     };
-    return { target: { cluster, self: undefined, clock }, store };
   }
-  const store = {
-    id,
-    result: "ok" as const,
-    message: `${name} owns ${self.subnet} in ${source} (${cluster.hosts.length} hosts, ${cluster.tunnel} in ${cluster.mode} mode)`,
-    fix: "",
-  };
-  return { target: { cluster, self, clock }, store };
+  const message = `${name} owns ${self.subnet} in ${source} (${cluster.hosts.length} hosts, ${cluster.tunnel} in ${cluster.mode} mode)`;
+  return { target: { cluster, self, clock }, check: ok(id, message) };
 }
 
 const LABELS: Record<CheckResult["result"], string> = {
@@ -164,8 +180,8 @@ export function summarize(checks: readonly CheckResult[]): Record<CheckResult["r
 async function runDoctorCommand(args: string[]): Promise<number> {
   const { values } = parseOptions(args, OPTIONS);
   const paths = hostPaths(values);
-  const { target, store } = await loadTarget(values, paths.stateDir);
-  const checks = [store, ...(await runDoctor(paths, target))];
+  const { target, check } = await loadTarget(values, paths.stateDir);
+  const checks = [check, ...(await runDoctor(paths, target))];
   if (values.json === true) {
     const output = { host: target.self?.name ?? null, checks, summary: summarize(checks) };
     process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);

@@ -1,6 +1,8 @@
 import { HEALTH_COLOURS, type MeshGraph, type TunnelHealth } from "./graph.js";
 
 const NODE_RADIUS = 34;
+/** A white outline drawn under label text, so that tunnel lines do not cross the letters. */
+const HALO = ' stroke="#ffffff" stroke-width="4" stroke-linejoin="round" paint-order="stroke"';
 const MARGIN = 110;
 
 /** Distance from the centre to each host, growing with the host count so that nodes do not touch. */
@@ -35,6 +37,7 @@ export function renderSvg(graph: MeshGraph, title = "ovs-mesh"): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size + 40}" viewBox="0 0 ${size} ${size + 40}" font-family="sans-serif">`,
     `<title>${escapeXml(title)}</title>`,
     `<rect x="0" y="0" width="${size}" height="${size + 40}" fill="#ffffff"/>`,
+    `<text x="20" y="28" font-size="16" font-weight="bold">${escapeXml(title)}</text>`,
     '<g id="tunnels">',
   ];
   for (const tunnel of graph.tunnels) {
@@ -57,8 +60,8 @@ export function renderSvg(graph: MeshGraph, title = "ovs-mesh"): string {
     parts.push(
       `<g class="host"><circle cx="${x}" cy="${y}" r="${NODE_RADIUS}" fill="#e3f2fd" stroke="#1565c0" stroke-width="2"/>`,
       `<text x="${x}" y="${y + 5}" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(host.name)}</text>`,
-      `<text x="${x}" y="${y + NODE_RADIUS + 16}" text-anchor="middle" font-size="12">${escapeXml(host.subnet)}</text>`,
-      `<text x="${x}" y="${y + NODE_RADIUS + 30}" text-anchor="middle" font-size="11" fill="#555555">${escapeXml(host.underlayIp)}</text></g>`,
+      `<text x="${x}" y="${y + NODE_RADIUS + 16}" text-anchor="middle" font-size="12"${HALO}>${escapeXml(host.subnet)}</text>`,
+      `<text x="${x}" y="${y + NODE_RADIUS + 30}" text-anchor="middle" font-size="11" fill="#555555"${HALO}>${escapeXml(host.underlayIp)}</text></g>`,
     );
   }
   parts.push("</g>", legend(size));

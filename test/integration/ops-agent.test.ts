@@ -119,7 +119,7 @@ test("status --json agrees with the lab", async () => {
   // Ten pings between the hosts' containers show up in the peer's rule counters.
   const before = peer?.counters;
   const target = host1.containers[0]?.ip ?? "";
-  const ping = await run(host0, ["ping", "-c", "10", "-i", "0.2", "-W", "1", target]);
+  const ping = await inContainer(host0, ["ping", "-c", "10", "-i", "0.2", "-W", "1", target]);
   assert.equal(ping.code, 0, ping.stdout);
   const after = (await status(host0))?.peers[0]?.counters;
   assert.ok(
@@ -132,7 +132,8 @@ test("status --json agrees with the lab", async () => {
   );
 });
 
-function run(host: LabHost, argv: string[]) {
+/** Runs a program in the first container of a lab host. */
+function inContainer(host: LabHost, argv: string[]) {
   const container = host.containers[0];
   assert.ok(container !== undefined);
   return inHost(host, ["ip", "netns", "exec", container.namespace, ...argv]);
