@@ -7,7 +7,7 @@ test("parseFlowDump reads tables, priorities and actions", () => {
     ' cookie=0x6f76736d657368, priority=100,in_port="gre-flow" actions=goto_table:10',
     " cookie=0x6f76736d657368, priority=0 actions=drop",
     " cookie=0x6f76736d657368, table=10, priority=100,ip,tun_src=198.18.0.3,nw_src=10.240.2.0/24 actions=LOCAL",
-    " cookie=0x6f76736d657368, table=20, priority=100,arp,arp_spa=10.240.1.0/24,arp_tpa=10.240.2.0/24 actions=set_field:198.18.0.3->tun_dst,output:\"gre-flow\"",
+    ' cookie=0x6f76736d657368, table=20, priority=100,arp,arp_spa=10.240.1.0/24,arp_tpa=10.240.2.0/24 actions=set_field:198.18.0.3->tun_dst,output:"gre-flow"',
     "",
   ].join("\n");
   assert.deepEqual(parseFlowDump(text), [
