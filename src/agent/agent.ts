@@ -1,7 +1,9 @@
 import type { Cluster, HostSpec } from "../plan/cluster.js";
+import type { DesiredHost } from "../plan/state.js";
 import type { ClusterStore, JoinRequest } from "../store/store.js";
 import { Backoff, sleep } from "./backoff.js";
 import { converge } from "./converge.js";
+import { syncDockerConfig, type DockerConfigPaths } from "./docker-sync.js";
 import { errorMessage, type Logger } from "./log.js";
 import { OvsWatch } from "./ovs-watch.js";
 import type { HostPaths } from "./paths.js";
@@ -22,6 +24,11 @@ export interface AgentOptions {
   metrics?: AgentMetrics;
   /** Milliseconds between probe rounds through the overlay; 0 turns probes off. */
   probeIntervalMs?: number;
+  /**
+   * Docker's daemon.json and the subnet environment file, which the agent keeps in step
+   * with this host's subnet and inner MTU; when absent, the agent leaves Docker alone.
+   */
+  dockerConfig?: DockerConfigPaths;
 }
 
 /**
@@ -88,6 +95,9 @@ export class Agent {
     });
     log.info({ event: "joined", subnet: this.#self?.subnet });
     await this.#refresh();
+    // Before the first reconcile, so that a dockerd ordered after the agent (systemd
+    // Before=docker.service) creates docker0 with this host's subnet, not its default.
+    await this.#syncDocker(undefined);
     // Requests made before the join found no cluster view; without this the first
     // reconcile would wait for a store change or the resync timer.
     this.requestReconcile("joined");
@@ -165,6 +175,7 @@ export class Agent {
       );
       this.metrics.recordReconcile(durationMs, undefined, result.desired);
       this.#healthy = true;
+      await this.#syncDocker(result.desired);
       await this.#monitor.update(cluster, result.desired);
       this.options.log.info({
         event: "reconcile",
@@ -186,6 +197,38 @@ export class Agent {
       });
       // Retried by the next change or resync; a short retry covers transient failures.
       setTimeout(() => this.requestReconcile("retry after error"), 1000).unref();
+    }
+  }
+
+  /**
+   * Writes Docker's bip and mtu for this host when the agent has a daemon.json to keep.
+   * Without a reconcile result it plans the host with a dry run. A failure is logged and
+   * the next reconcile tries again.
+   */
+  async #syncDocker(desired: DesiredHost | undefined): Promise<void> {
+    const paths = this.options.dockerConfig;
+    const cluster = this.#cluster;
+    const self = this.#self;
+    if (paths === undefined || cluster === undefined || self === undefined) {
+      return;
+    }
+    try {
+      const planned =
+        desired ??
+        (
+          await converge(cluster, self.name, this.options.paths, {
+            dryRun: true,
+            client: await this.#ovs.client(),
+          })
+        ).desired;
+      await syncDockerConfig(paths, planned, cluster.range, this.options.log);
+    } catch (error) {
+      this.options.log.error({
+        event: "error",
+        during: "writing Docker's configuration",
+        path: paths.daemonJsonPath,
+        error: errorMessage(error),
+      });
     }
   }
 

@@ -1,5 +1,6 @@
 import { Agent } from "../agent/agent.js";
 import { jsonLogger } from "../agent/log.js";
+import { DEFAULT_ENV_FILE } from "../host/docker-config.js";
 import { serveMetrics } from "../agent/metrics-server.js";
 import { checkHostName } from "../plan/cluster.js";
 import { parseCidr, parseIpv4 } from "../plan/ipv4.js";
@@ -21,6 +22,8 @@ const OPTIONS = {
   "heartbeat-seconds": { type: "string" },
   "metrics-address": { type: "string" },
   "probe-seconds": { type: "string" },
+  "docker-config": { type: "string" },
+  "subnet-file": { type: "string" },
 } as const;
 
 const DEFAULT_METRICS_ADDRESS = "127.0.0.1:9464";
@@ -41,6 +44,12 @@ ${ETCD_USAGE}
   --heartbeat-seconds N    seconds between liveness heartbeats (default 5)
   --probe-seconds N        seconds between probes of every peer's gateway through the
                            overlay; 0 turns probes off (default 10)
+  --docker-config PATH     Docker's daemon.json: after joining, and whenever they change,
+                           set bip (this host's gateway) and mtu (the inner MTU) in it,
+                           as 'ovs-mesh docker-config' does, and log when Docker must
+                           restart to apply them (default: leave Docker alone)
+  --subnet-file PATH       with --docker-config, the environment file that describes this
+                           host's subnet (default ${DEFAULT_ENV_FILE})
   --metrics-address H:P    address of the /metrics and /healthz endpoint
                            (default ${DEFAULT_METRICS_ADDRESS}; "off" disables it)
 ${HOST_OPTIONS_USAGE}`;
@@ -106,6 +115,13 @@ async function runAgent(args: string[]): Promise<number> {
     resyncMs,
     heartbeatMs,
     probeIntervalMs,
+    dockerConfig:
+      values["docker-config"] === undefined
+        ? undefined
+        : {
+            daemonJsonPath: values["docker-config"],
+            envFilePath: values["subnet-file"] ?? DEFAULT_ENV_FILE,
+          },
   });
   const server = metricsEndpoint
     ? await serveMetrics(

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { writeDockerConfig } from "../host/docker-config.js";
 import { innerMtu } from "../plan/mtu.js";
 import { attachDockerd, startDockerd, type DockerDaemon } from "./docker-daemon.js";
+import { configureHost } from "./configure.js";
 import { DOCKER_BRIDGE } from "./containers.js";
 import { missingSharedDockerDirs, stopDockerd } from "./docker-cleanup.js";
 import { inspectContainer, runContainer, waitForContainer } from "./docker-containers.js";
@@ -168,13 +169,23 @@ export async function loadCurrentLab(name: string, root: string = LAB_ROOT): Pro
 
 /**
  * Restarts a lab host's dockerd and waits until its containers run again. dockerd stops its
- * containers and starts them again with new processes, so their records are refreshed.
+ * containers and starts them with new processes, and possibly with each other's addresses,
+ * so their records are refreshed. With `apply`, `ovs-mesh apply` runs on the host afterwards,
+ * as a host without an agent needs when dockerd has re-created docker0: br0 then is no
+ * longer a port of it, and the cluster route is gone.
  */
-export async function restartHostDocker(host: LabHost): Promise<void> {
+export async function restartHostDocker(
+  lab: Lab,
+  host: LabHost,
+  options: { apply: boolean },
+): Promise<void> {
   const daemon = await attachDockerd(host.namespace, dockerDirectory(host));
   await daemon.restart();
   for (const container of host.containers) {
     recordContainer(container, await waitForContainer(daemon, container.name));
+  }
+  if (options.apply) {
+    await configureHost(lab, host);
   }
 }
 
