@@ -4,12 +4,14 @@ import type { ClusterStore, JoinRequest } from "../store/store.js";
 import { Backoff, sleep } from "./backoff.js";
 import { converge } from "./converge.js";
 import { syncDockerConfig, type DockerConfigPaths } from "./docker-sync.js";
+import { LinkWatch } from "./link-watch.js";
 import { errorMessage, type Logger } from "./log.js";
 import { OvsWatch } from "./ovs-watch.js";
 import type { HostPaths } from "./paths.js";
 import { readCachedCluster, writeCachedCluster } from "./view-cache.js";
 import { AgentMetrics } from "./metrics.js";
 import { PeerMonitor } from "./probe.js";
+import { StoreHealth } from "./store-health.js";
 
 /** Settings of {@link Agent}. */
 export interface AgentOptions {
@@ -50,7 +52,12 @@ export class Agent {
   readonly #timers: NodeJS.Timeout[] = [];
   #unwatch: (() => void) | undefined;
   readonly #ovs: OvsWatch;
+  readonly #links: LinkWatch;
   readonly #monitor: PeerMonitor;
+  /** Delays between retries of a failed reconcile; reset by a successful one. */
+  readonly #reconcileBackoff = new Backoff(500, 30_000);
+  #retryTimer: NodeJS.Timeout | undefined;
+  readonly #store: StoreHealth;
 
   constructor(private readonly options: AgentOptions) {
     this.metrics = options.metrics ?? new AgentMetrics();
@@ -60,6 +67,8 @@ export class Agent {
       options.log,
       (reason) => this.requestReconcile(reason),
     );
+    this.#store = new StoreHealth(this.metrics, options.log);
+    this.#links = new LinkWatch(options.log, (reason) => this.requestReconcile(reason));
     this.#monitor = new PeerMonitor({
       metrics: this.metrics,
       log: options.log,
@@ -89,6 +98,7 @@ export class Agent {
       log.info({ event: "cache-loaded", peers: this.#cluster.hosts.length - 1 });
     }
     this.#ovs.start();
+    this.#links.start();
 
     await this.#retry("joining the cluster", async () => {
       this.#self = await this.options.store.join(join);
@@ -139,7 +149,10 @@ export class Agent {
     }
     this.#unwatch?.();
     await this.#monitor.stop();
+    await this.#links.stop();
     await this.idle();
+    // After idle(), because a reconcile that fails while stopping schedules a retry.
+    clearTimeout(this.#retryTimer);
     this.#ovs.stop();
     await this.options.store.close();
     this.options.log.info({ event: "stop" });
@@ -176,6 +189,8 @@ export class Agent {
       this.metrics.recordReconcile(durationMs, undefined, result.desired);
       this.#healthy = true;
       await this.#syncDocker(result.desired);
+      this.#reconcileBackoff.reset();
+      clearTimeout(this.#retryTimer);
       await this.#monitor.update(cluster, result.desired);
       this.options.log.info({
         event: "reconcile",
@@ -189,14 +204,18 @@ export class Agent {
       const durationMs = Math.round(performance.now() - started);
       this.metrics.recordReconcile(durationMs, error, undefined);
       this.#healthy = false;
-      this.options.log.error({
-        event: "error",
+      const delayMs = this.#reconcileBackoff.next();
+      this.options.log.warn({
+        event: "retry",
         during: "reconcile",
         reasons,
+        attempt: this.#reconcileBackoff.attempts,
+        delayMs,
         error: errorMessage(error),
       });
-      // Retried by the next change or resync; a short retry covers transient failures.
-      setTimeout(() => this.requestReconcile("retry after error"), 1000).unref();
+      // Any change or resync before then also retries; stop() clears the timer.
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = setTimeout(() => this.requestReconcile("retry after error"), delayMs);
     }
   }
 
@@ -236,7 +255,7 @@ export class Agent {
     try {
       await this.#refresh();
     } catch (error) {
-      this.metrics.storeConnected = false;
+      this.#store.failed();
       this.options.log.warn({
         event: "retry",
         during: "reading the store",
@@ -249,14 +268,8 @@ export class Agent {
   /** Reads the store and keeps the view if it is usable. */
   async #refresh(): Promise<void> {
     const view = await this.options.store.load();
-    this.metrics.storeConnected = true;
-    for (const problem of view.problems) {
-      this.options.log.warn({
-        event: "invalid-store-value",
-        key: problem.key,
-        error: problem.message,
-      });
-    }
+    this.#store.succeeded();
+    this.#store.reportProblems(view.problems);
     const self = view.hosts.find((host) => host.name === this.options.join.name);
     if (self === undefined) {
       this.options.log.warn({
@@ -280,10 +293,14 @@ export class Agent {
     }
     try {
       await this.options.store.heartbeat(this.#self.name);
-      this.metrics.storeConnected = true;
     } catch (error) {
-      this.metrics.storeConnected = false;
+      this.#store.failed();
       this.options.log.warn({ event: "retry", during: "heartbeat", error: errorMessage(error) });
+      return;
+    }
+    if (this.#store.succeeded()) {
+      // Store changes made while it was unreachable may not have reached the watch yet.
+      await this.#refreshAndReconcile("store reachable");
     }
   }
 
@@ -292,10 +309,10 @@ export class Agent {
     for (;;) {
       try {
         await action();
-        this.metrics.storeConnected = true;
+        this.#store.succeeded();
         return;
       } catch (error) {
-        this.metrics.storeConnected = false;
+        this.#store.failed();
         if (this.#stop.signal.aborted) {
           throw error;
         }

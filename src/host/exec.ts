@@ -93,3 +93,73 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
     child.stdin?.end(options.input ?? "");
   });
 }
+
+/** A long-running program started by {@link runLines}. */
+export interface LineProgram {
+  /** Process id of the program. */
+  pid: number | undefined;
+  /**
+   * Settles when the program has exited: resolves when {@link stop} ended it, rejects with
+   * a {@link CommandError} when it exited, failed to start or died on its own.
+   */
+  exited: Promise<void>;
+  /** Ends the program with SIGTERM and waits until it has exited. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a program that runs until stopped, such as `ip monitor`, and calls `onLine` with
+ * each line that it writes to stdout. Like {@link run}, it takes an argv array and no shell.
+ */
+export function runLines(argv: readonly string[], onLine: (line: string) => void): LineProgram {
+  const [file, ...args] = argv;
+  if (file === undefined) {
+    throw new TypeError("runLines() needs a program name in argv[0]");
+  }
+  const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let stopping = false;
+  let partial = "";
+  const stderr: Buffer[] = [];
+
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      onLine(line);
+    }
+  });
+  child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+
+  const exited = new Promise<void>((resolve, reject) => {
+    child.on("error", (error) => {
+      reject(new CommandError(argv, null, "", `could not start: ${error.message}`));
+    });
+    child.on("close", (code, signal) => {
+      const err = Buffer.concat(stderr).toString("utf8");
+      if (stopping) {
+        resolve();
+      } else if (code === null) {
+        reject(new CommandError(argv, null, err, `killed by ${signal ?? "a signal"}`));
+      } else {
+        reject(new CommandError(argv, code, err, `exited with code ${code}`));
+      }
+    });
+  });
+  return {
+    pid: child.pid,
+    exited,
+    stop: async () => {
+      stopping = true;
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+      }
+      await exited.catch((error: unknown) => {
+        // The program failed before stop(); that failure was reported through `exited`.
+        if (!(error instanceof CommandError)) {
+          throw error;
+        }
+      });
+    },
+  };
+}
