@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { access, chmod, constants, mkdir, readFile, writeFile } from "node:fs/promises";
+import { access, chmod, constants, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { delimiter, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CommandError, run } from "../host/exec.js";
 import type { EtcdTlsFiles } from "../store/etcd-transport.js";
+import { makeCertificates, serverTlsArgs } from "./etcd-certificates.js";
 
 /** Options for {@link startEtcd}. */
 export interface StartEtcdOptions {
@@ -58,6 +59,22 @@ interface Member {
 }
 
 /**
+ * How the members of a cluster are started, stopped and checked, kept in `dir` as
+ * {@link RECORD_FILE} so that another process can stop or restart them.
+ */
+interface EtcdRecord {
+  /** Absolute path of the etcd program. */
+  etcd: string;
+  /** argv prefix that enters the members' namespace; empty for the root namespace. */
+  netnsPrefix: string[];
+  tls: EtcdCertificates | undefined;
+  timeoutMs: number;
+  members: Member[];
+}
+
+const RECORD_FILE = "etcd.json";
+
+/**
  * Starts etcd members (Debian's etcd-server 3.4) as background processes, each with its own
  * data directory under `dir`, and waits until all report healthy. Inside a namespace the
  * health check runs there too, so nothing outside the namespace is contacted.
@@ -105,41 +122,55 @@ export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster>
     ];
   }
 
-  const timeoutMs = options.startTimeoutMs ?? 30_000;
-  const netnsPrefix = options.netns === undefined ? [] : ["ip", "netns", "exec", options.netns];
-  const startMember = async (member: Member): Promise<void> => {
-    await run([
-      ...netnsPrefix,
-      ...["start-stop-daemon", "--start", "--background", "--make-pidfile"],
-      ...["--pidfile", member.pidFile, "--output", member.logFile, "--exec", etcd, "--"],
-      ...member.args,
-    ]);
+  const record: EtcdRecord = {
+    etcd,
+    netnsPrefix: options.netns === undefined ? [] : ["ip", "netns", "exec", options.netns],
+    tls,
+    timeoutMs: options.startTimeoutMs ?? 30_000,
+    members,
   };
-  const stopMember = async (member: Member): Promise<void> => {
-    // Exit code 1: no process matched the pid file, so there was nothing to stop.
-    await run(
-      [
-        ...["start-stop-daemon", "--stop", "--pidfile", member.pidFile, "--exec", etcd],
-        ...["--retry", "TERM/10/KILL/5", "--remove-pidfile"],
-      ],
-      { okCodes: [0, 1] },
-    );
-  };
-  const waitHealthy = (member: Member): Promise<void> =>
-    waitForHealth(member, netnsPrefix, tls, timeoutMs);
+  await writeRecord(options.dir, record);
 
   try {
     for (const member of members) {
-      await startMember(member);
+      await startMember(record, member);
     }
-    await Promise.all(members.map(waitHealthy));
+    await Promise.all(members.map((member) => waitForHealth(member, record)));
   } catch (error) {
     for (const member of members) {
-      await stopMember(member);
+      await stopMember(record, member);
     }
     throw error;
   }
+  return clusterOf(record);
+}
 
+/**
+ * Returns the cluster that {@link startEtcd} started with `dir`, from the record it keeps
+ * there, so that a process other than the one that started it can stop or restart its
+ * members. Undefined when `dir` holds no record.
+ */
+export async function attachEtcd(dir: string): Promise<EtcdCluster | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, RECORD_FILE), "utf8");
+  } catch (error) {
+    if (error instanceof Error && "code" in error && error.code === "ENOENT") {
+      return undefined;
+    }
+    throw error;
+  }
+  return clusterOf(JSON.parse(text) as EtcdRecord);
+}
+
+async function writeRecord(dir: string, record: EtcdRecord): Promise<void> {
+  const path = join(dir, RECORD_FILE);
+  await writeFile(`${path}.tmp`, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  await rename(`${path}.tmp`, path);
+}
+
+function clusterOf(record: EtcdRecord): EtcdCluster {
+  const { members } = record;
   const memberAt = (index: number): Member => {
     const member = members[index];
     if (member === undefined) {
@@ -149,27 +180,43 @@ export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster>
   };
   return {
     endpoints: members.map((member) => member.clientUrl),
-    tls,
+    tls: record.tls,
     stop: async () => {
       for (const member of members) {
-        await stopMember(member);
+        await stopMember(record, member);
       }
     },
-    stopMember: (index) => stopMember(memberAt(index)),
+    stopMember: (index) => stopMember(record, memberAt(index)),
     startMember: async (index) => {
       const member = memberAt(index);
-      await startMember(member);
-      await waitHealthy(member);
+      await startMember(record, member);
+      await waitForHealth(member, record);
     },
   };
 }
 
-async function waitForHealth(
-  member: Member,
-  netnsPrefix: readonly string[],
-  tls: EtcdCertificates | undefined,
-  timeoutMs: number,
-): Promise<void> {
+async function startMember(record: EtcdRecord, member: Member): Promise<void> {
+  await run([
+    ...record.netnsPrefix,
+    ...["start-stop-daemon", "--start", "--background", "--make-pidfile"],
+    ...["--pidfile", member.pidFile, "--output", member.logFile, "--exec", record.etcd, "--"],
+    ...member.args,
+  ]);
+}
+
+async function stopMember(record: EtcdRecord, member: Member): Promise<void> {
+  // Exit code 1: no process matched the pid file, so there was nothing to stop.
+  await run(
+    [
+      ...["start-stop-daemon", "--stop", "--pidfile", member.pidFile, "--exec", record.etcd],
+      ...["--retry", "TERM/10/KILL/5", "--remove-pidfile"],
+    ],
+    { okCodes: [0, 1] },
+  );
+}
+
+async function waitForHealth(member: Member, record: EtcdRecord): Promise<void> {
+  const { netnsPrefix, tls, timeoutMs } = record;
   const argv = [
     ...netnsPrefix,
     ...["etcdctl", `--endpoints=${member.clientUrl}`, "--dial-timeout=2s", "--command-timeout=3s"],
@@ -196,92 +243,6 @@ async function waitForHealth(
   throw new Error(
     `etcd ${member.name} at ${member.clientUrl} was not healthy after ${timeoutMs} ms: ${lastError}\nlast lines of ${member.logFile}:\n${log.split("\n").slice(-15).join("\n")}`,
   );
-}
-
-function serverTlsArgs(dir: string): string[] {
-  const ca = join(dir, "ca.crt");
-  const cert = join(dir, "server.crt");
-  const key = join(dir, "server.key");
-  return [
-    ...["--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca, "--client-cert-auth"],
-    ...["--peer-cert-file", cert, "--peer-key-file", key, "--peer-trusted-ca-file", ca],
-    "--peer-client-cert-auth",
-  ];
-}
-
-/**
- * Makes a CA, a server certificate for `addresses` and a client certificate in `dir` with
- * openssl. The server certificate also allows client authentication, because etcd's JSON
- * gateway connects to its own gRPC server with it.
- */
-async function makeCertificates(
-  dir: string,
-  addresses: readonly string[],
-): Promise<EtcdCertificates> {
-  const path = (name: string): string => join(dir, name);
-  const newKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await run([
-    ...[
-      "openssl",
-      "req",
-      "-x509",
-      "-new",
-      ...newKey,
-      "-keyout",
-      path("ca.key"),
-      "-out",
-      path("ca.crt"),
-    ],
-    ...["-days", "7", "-subj", "/CN=ovs-mesh test CA"],
-    ...[
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-    ],
-  ]);
-
-  const names = [...new Set(["127.0.0.1", ...addresses])].map((address) => `IP:${address}`);
-  const certificates = [
-    {
-      name: "server",
-      subject: "/CN=etcd",
-      extensions: `subjectAltName=${["DNS:localhost", ...names].join(",")}\nextendedKeyUsage=serverAuth,clientAuth\n`,
-    },
-    { name: "client", subject: "/CN=ovs-mesh", extensions: "extendedKeyUsage=clientAuth\n" },
-  ];
-  for (const { name, subject, extensions } of certificates) {
-    await writeFile(path(`${name}.ext`), extensions);
-    await run([
-      "openssl",
-      "req",
-      "-new",
-      ...newKey,
-      "-keyout",
-      path(`${name}.key`),
-      "-out",
-      path(`${name}.csr`),
-      "-subj",
-      subject,
-    ]);
-    await run([
-      ...[
-        "openssl",
-        "x509",
-        "-req",
-        "-in",
-        path(`${name}.csr`),
-        "-CA",
-        path("ca.crt"),
-        "-CAkey",
-        path("ca.key"),
-      ],
-      ...["-set_serial", `0x${randomBytes(8).toString("hex")}`, "-days", "7"],
-      ...["-extfile", path(`${name}.ext`), "-out", path(`${name}.crt`)],
-    ]);
-    await chmod(path(`${name}.key`), 0o600);
-  }
-  return { ca: path("ca.crt"), cert: path("client.crt"), key: path("client.key") };
 }
 
 async function defaultPorts(
