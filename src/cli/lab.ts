@@ -12,6 +12,14 @@ import { DEFAULT_LAB_OPTIONS, MAX_CONTAINERS, MAX_HOSTS } from "../lab/topology.
 import { createLab } from "../lab/up.js";
 import { choiceOption, integerOption, parseOptions } from "./args.js";
 import { UsageError, type Command } from "./command.js";
+import {
+  MEMBERS_USAGE,
+  STORE_OPTIONS,
+  STORE_USAGE,
+  addSubcommand,
+  removeSubcommand,
+  storeChoice,
+} from "./lab-members.js";
 
 const USAGE = `Usage: ovs-mesh lab SUBCOMMAND [OPTIONS]
 
@@ -21,7 +29,7 @@ State lives in /var/lib/ovs-mesh/lab/NAME/; namespaces are named om-NAME-*.
 
 Subcommands:
   up      [--hosts N] [--containers K] [--tunnel gre|vxlan|geneve] [--mode flow|port]
-          [--no-apply] [--retain] [--docker]
+          [--no-apply] [--retain] [--docker] [--store file|etcd [--etcd-members 1|3]]
           Builds the lab: hosts host0..host(N-1) with containers c0..c(K-1) each.
           --hosts        number of hosts, 1 to ${MAX_HOSTS} (default ${DEFAULT_LAB_OPTIONS.hosts})
           --containers   containers per host, 0 to ${MAX_CONTAINERS} (default ${DEFAULT_LAB_OPTIONS.containers})
@@ -31,6 +39,7 @@ Subcommands:
           --retain       keep what was built when a step fails, for inspection
           --docker       run dockerd on every host, configured with 'ovs-mesh docker-config'
                          before it starts, and make the containers Docker containers
+${STORE_USAGE}
   status  [--json]
           Shows hosts, containers, addresses, OVS sockets and whether the daemons run.
           Exit code 1 when a namespace is missing or a daemon is not running.
@@ -43,6 +52,7 @@ Subcommands:
           Between every ordered pair of containers on different hosts: ping, a 10 MiB TCP
           transfer, and don't-fragment pings of the inner MTU (must pass) and one byte more
           (must fail). Checks N pairs at once (default ${DEFAULT_PARALLEL}). Exit code 0 only when all pass.
+${MEMBERS_USAGE}
   down    Stops the lab's processes, deletes its namespaces and state. Succeeds when the
           lab does not exist.
 
@@ -78,6 +88,7 @@ async function up(args: string[]): Promise<number> {
     "no-apply": { type: "boolean" },
     retain: { type: "boolean" },
     docker: { type: "boolean" },
+    ...STORE_OPTIONS,
   });
   const defaults = DEFAULT_LAB_OPTIONS;
   const options = {
@@ -97,6 +108,7 @@ async function up(args: string[]): Promise<number> {
     configure: values["no-apply"] !== true,
     retain: values.retain === true,
     docker: values.docker === true,
+    store: storeChoice(values),
     onProgress: printProgress,
   });
   process.stdout.write(
@@ -193,6 +205,8 @@ const SUBCOMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   status,
   exec,
   check,
+  add: addSubcommand,
+  remove: removeSubcommand,
 };
 
 /** `ovs-mesh lab`: builds, shows, uses, checks and removes local multi-host labs. */
@@ -207,7 +221,7 @@ export const labCommand: Command = {
       throw new UsageError(
         name === undefined
           ? "missing subcommand"
-          : `unknown subcommand ${JSON.stringify(name)}: use up, status, exec, check or down`,
+          : `unknown subcommand ${JSON.stringify(name)}: use up, status, exec, check, add, remove or down`,
       );
     }
     try {

@@ -1,5 +1,6 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { stopAgent } from "./agents.js";
 import { removeSharedDockerDirs } from "./docker-cleanup.js";
 import { stopHostDocker } from "./docker-hosts.js";
 import { LabError } from "./errors.js";
@@ -98,6 +99,20 @@ export async function destroyLab(
       throw error;
     }
     report.warnings.push(`${error.message}; removing the lab from its pidfiles and namespaces`);
+  }
+
+  // Agents before the OVS daemons, so that no agent sees its daemons vanish and logs errors.
+  for (const host of hosts) {
+    const stopped = await stopAgent(host);
+    if (stopped !== undefined) {
+      report.processes.push({
+        namespace: host.namespace,
+        pid: stopped.pid,
+        command: "ovs-mesh agent",
+        how: stopped.how,
+      });
+      progress(`${host.name}: stopped the agent ${stopped.pid} (${stopped.how})`);
+    }
   }
 
   // dockerd first: it stops its containers, and stopping it by pid with the other processes

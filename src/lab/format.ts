@@ -30,9 +30,10 @@ function daemon(status: DaemonStatus): string {
 export function formatStatus(status: LabStatus): string {
   const lines = [
     `lab ${status.name}: ${status.status}, ${status.healthy ? "healthy" : "NOT healthy"}; ${status.tunnel} tunnels in ${status.mode} mode; created ${status.createdAt}`,
-    `underlay ${status.underlayNetwork} in ${status.switchNamespace} (${status.switchExists ? "exists" : "missing"}); cluster range ${status.clusterRange}; cluster file ${status.clusterFile}`,
+    `underlay ${status.underlayNetwork} in ${status.switchNamespace} (${status.switchExists ? "exists" : "missing"}); cluster range ${status.clusterRange}; ${clusterSource(status)}`,
     "",
   ];
+  const agents = status.store !== undefined;
   const hostRows = [
     [
       "HOST",
@@ -42,6 +43,7 @@ export function formatStatus(status: LabStatus): string {
       "MTU",
       "OVSDB-SERVER",
       "OVS-VSWITCHD",
+      ...(agents ? ["AGENT"] : []),
       "RUN DIRECTORY",
       "DB SOCKET",
     ],
@@ -53,6 +55,7 @@ export function formatStatus(status: LabStatus): string {
       host.dockerMtu === null ? "-" : String(host.dockerMtu),
       daemon(host.daemons.ovsdbServer),
       daemon(host.daemons.ovsVswitchd),
+      ...(agents ? [host.agent === null ? "-" : daemon(host.agent)] : []),
       host.runDirectory,
       host.dbSocket,
     ]),
@@ -71,6 +74,18 @@ export function formatStatus(status: LabStatus): string {
   ];
   lines.push(formatTable(containerRows));
   return lines.join("\n");
+}
+
+/** Names where the hosts' cluster lives: the cluster file, or the store of the agents. */
+function clusterSource(status: LabStatus): string {
+  const store = status.store;
+  if (store === undefined) {
+    return `cluster file ${status.clusterFile}`;
+  }
+  if (store.kind === "file") {
+    return `agents share the cluster file ${status.clusterFile}`;
+  }
+  return `agents share etcd ${store.endpoints.join(",")} (namespace ${store.namespace ?? "-"}), cluster ${status.name}`;
 }
 
 function mtuCell(result: MtuResult | null, passWord: string): string {

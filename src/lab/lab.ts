@@ -33,6 +33,27 @@ export interface LabDocker {
   socket: string;
 }
 
+/** The `ovs-mesh agent` of a lab host, in a lab whose hosts share a store. */
+export interface LabAgent {
+  /** Process id; null until the agent has started. */
+  pid: number | null;
+  /** Address of the agent's /metrics and /healthz endpoint, HOST:PORT. */
+  metricsAddress: string;
+  pidFile: string;
+  logFile: string;
+}
+
+/** Where the agents of a lab keep the cluster. */
+export interface LabStore {
+  kind: "file" | "etcd";
+  /** Client URLs of the etcd members; empty for the file store. */
+  endpoints: string[];
+  /** Namespace of the etcd members, attached to the underlay switch; null for the file store. */
+  namespace: string | null;
+  /** Directory of the etcd members' data, logs and pidfiles; null for the file store. */
+  directory: string | null;
+}
+
 /** One lab host: a network namespace with its own OVS daemons. */
 export interface LabHost {
   name: string;
@@ -47,6 +68,8 @@ export interface LabHost {
   dbSocket: string;
   dbFile: string;
   pids: DaemonPids;
+  /** The host's agent; absent in labs that configure hosts with `ovs-mesh apply`. */
+  agent?: LabAgent;
   containers: LabContainer[];
   /** The host's Docker daemon; absent when its containers are plain namespaces. */
   docker?: LabDocker;
@@ -71,6 +94,12 @@ export interface Lab {
   subnetLength: number;
   /** Cluster file that the hosts are configured from. */
   clusterFile: string;
+  /**
+   * The store that the hosts' agents share. Absent when `ovs-mesh apply` configures the
+   * hosts from {@link clusterFile}. With a store, each agent claims its host's subnet, so a
+   * host's subnet and addresses stay empty until the lab has read the claim.
+   */
+  store?: LabStore;
   switchNamespace: string;
   hosts: LabHost[];
   /**

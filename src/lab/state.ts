@@ -178,6 +178,10 @@ function findProblem(value: unknown): string | undefined {
   ) {
     return "dockerSharedDirs: expected a list of strings";
   }
+  const storeProblem = findStoreProblem(value.store);
+  if (storeProblem !== undefined) {
+    return `store: ${storeProblem}`;
+  }
   for (const [index, host] of value.hosts.entries()) {
     const problem = findHostProblem(host);
     if (problem !== undefined) {
@@ -198,6 +202,15 @@ function findHostProblem(host: unknown): string | undefined {
   }
   if (!isRecord(host.pids) || !isPid(host.pids.ovsdbServer) || !isPid(host.pids.ovsVswitchd)) {
     return "pids: expected ovsdbServer and ovsVswitchd, each a process id or null";
+  }
+  const agent = host.agent;
+  if (
+    agent !== undefined &&
+    (!isRecord(agent) ||
+      !isPid(agent.pid) ||
+      !["metricsAddress", "pidFile", "logFile"].every((key) => typeof agent[key] === "string"))
+  ) {
+    return "agent: expected pid (a process id or null), metricsAddress, pidFile and logFile";
   }
   if (!Array.isArray(host.containers)) {
     return "containers: expected a list";
@@ -221,6 +234,26 @@ function findHostProblem(host: unknown): string | undefined {
     (!isRecord(docker) || typeof docker.dir !== "string" || typeof docker.socket !== "string")
   ) {
     return "docker: expected dir and socket, each a string";
+  }
+  return undefined;
+}
+
+/** Returns the first problem of a lab's optional `store` record, or undefined. */
+function findStoreProblem(store: unknown): string | undefined {
+  if (store === undefined) {
+    return undefined;
+  }
+  if (!isRecord(store) || (store.kind !== "file" && store.kind !== "etcd")) {
+    return `expected an object with kind "file" or "etcd"`;
+  }
+  const endpoints = store.endpoints;
+  if (!Array.isArray(endpoints) || !endpoints.every((item) => typeof item === "string")) {
+    return "endpoints: expected a list of strings";
+  }
+  for (const key of ["namespace", "directory"]) {
+    if (store[key] !== null && typeof store[key] !== "string") {
+      return `${key}: expected a string or null`;
+    }
   }
   return undefined;
 }

@@ -1,4 +1,5 @@
 import { access } from "node:fs/promises";
+import { findAgent } from "./agents.js";
 import { DOCKER_BRIDGE } from "./containers.js";
 import { LAB_ROOT } from "./names.js";
 import { deviceMtu, listNamespaces } from "./namespaces.js";
@@ -20,12 +21,20 @@ export interface ContainerStatus extends LabContainer {
   exists: boolean;
 }
 
-export interface HostStatus extends Omit<LabHost, "pids" | "containers"> {
+/** The agent of a lab host, with where to find its endpoint and log. */
+export interface AgentStatus extends DaemonStatus {
+  metricsAddress: string;
+  logFile: string;
+}
+
+export interface HostStatus extends Omit<LabHost, "pids" | "containers" | "agent"> {
   /** Whether the host's namespace exists. */
   exists: boolean;
   /** MTU of the host's docker0; null when docker0 does not exist. */
   dockerMtu: number | null;
   daemons: Record<"ovsdbServer" | "ovsVswitchd", DaemonStatus>;
+  /** The host's agent; null in labs that configure hosts with `ovs-mesh apply`. */
+  agent: AgentStatus | null;
   containers: ContainerStatus[];
 }
 
@@ -55,6 +64,7 @@ export async function labStatus(name: string, root: string = LAB_ROOT): Promise<
         host.exists &&
         host.daemons.ovsdbServer.running &&
         host.daemons.ovsVswitchd.running &&
+        (host.agent === null || host.agent.running) &&
         host.containers.every((container) => container.exists),
     );
   return {
@@ -68,6 +78,7 @@ export async function labStatus(name: string, root: string = LAB_ROOT): Promise<
     clusterRange: lab.clusterRange,
     subnetLength: lab.subnetLength,
     clusterFile: lab.clusterFile,
+    store: lab.store,
     switchNamespace: lab.switchNamespace,
     switchExists,
     hosts,
@@ -93,6 +104,7 @@ async function hostStatus(host: LabHost, namespaces: Set<string>): Promise<HostS
       ovsdbServer: await daemonStatus(host, OVSDB_SERVER),
       ovsVswitchd: await daemonStatus(host, OVS_VSWITCHD),
     },
+    agent: await agentStatus(host),
     containers: await Promise.all(
       host.containers.map(async (container) => ({
         ...container,
@@ -108,6 +120,15 @@ async function hostStatus(host: LabHost, namespaces: Set<string>): Promise<HostS
 async function daemonStatus(host: LabHost, daemon: OvsDaemon): Promise<DaemonStatus> {
   const info = await findOvsDaemon(host, daemon);
   return { pid: info?.pid ?? null, running: info !== undefined };
+}
+
+async function agentStatus(host: LabHost): Promise<AgentStatus | null> {
+  if (host.agent === undefined) {
+    return null;
+  }
+  const info = await findAgent(host);
+  const { metricsAddress, logFile } = host.agent;
+  return { pid: info?.pid ?? null, running: info !== undefined, metricsAddress, logFile };
 }
 
 async function pathExists(path: string): Promise<boolean> {

@@ -117,6 +117,18 @@ export function planLab(options: LabOptions, root: string, now: Date = new Date(
   };
 }
 
+/**
+ * Plans host number `index` of a lab that exists, as `lab add` adds it, with the checks
+ * that {@link planLab} makes.
+ */
+export function planAddedHost(lab: Lab, root: string, index: number, containers: number): LabHost {
+  const { name, tunnel, mode } = lab;
+  const options = { name, hosts: index + 1, containers, tunnel, mode };
+  checkOptions(options);
+  checkSocketPaths(root, options);
+  return planHost(lab.name, root, hostName(index), index, containers);
+}
+
 function planHost(
   lab: string,
   root: string,

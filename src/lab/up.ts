@@ -1,3 +1,5 @@
+import { waitForConvergence } from "./agent-wait.js";
+import { startStore } from "./cluster-store.js";
 import { configureHost, writeClusterFile } from "./configure.js";
 import { createContainer, ensureDockerBridge } from "./containers.js";
 import {
@@ -10,6 +12,7 @@ import {
 import { destroyLab, findLabNamespaces } from "./down.js";
 import { LabError } from "./errors.js";
 import { createHost, createSwitch } from "./machines.js";
+import { planAgentLab, startAgents, type StoreChoice } from "./members.js";
 import { LAB_ROOT } from "./names.js";
 import { OVSDB_SERVER } from "./ovs-daemons.js";
 import { createLabDirectory, labStatePath, removeLabDirectory, writeLab } from "./state.js";
@@ -32,6 +35,11 @@ export interface CreateLabOptions {
    * absent: plain namespaces).
    */
   docker?: boolean;
+  /**
+   * The store that each host's `ovs-mesh agent` joins and claims a subnet in. When absent,
+   * `ovs-mesh apply` configures the hosts from a cluster file with fixed subnets.
+   */
+  store?: StoreChoice;
   /** Called with one line for each step done. */
   onProgress?: (message: string) => void;
 }
@@ -45,6 +53,9 @@ export async function createLab(options: LabOptions, how: CreateLabOptions = {})
   const root = how.root ?? LAB_ROOT;
   const progress = how.onProgress ?? (() => undefined);
   const lab = planLab(options, root);
+  if (how.store !== undefined) {
+    planAgentLab(lab, root, how.store);
+  }
   if (how.docker === true) {
     planDocker(lab);
   }
@@ -63,11 +74,20 @@ export async function createLab(options: LabOptions, how: CreateLabOptions = {})
   let step = "writing the cluster file";
   let docker: DockerBuild | undefined;
   try {
-    await writeClusterFile(lab);
+    if (lab.store === undefined) {
+      await writeClusterFile(lab);
+    }
 
     step = `creating the switch namespace ${lab.switchNamespace}`;
     await createSwitch(lab);
     progress(`switch: namespace ${lab.switchNamespace}, underlay ${lab.underlayNetwork}`);
+
+    if (lab.store !== undefined) {
+      step = `starting the ${lab.store.kind} store`;
+      await startStore(lab);
+      const where = lab.store.kind === "file" ? lab.clusterFile : lab.store.endpoints.join(", ");
+      progress(`store: ${lab.store.kind}, ${where}`);
+    }
 
     for (const host of lab.hosts) {
       step = `building ${host.name}`;
@@ -84,6 +104,10 @@ export async function createLab(options: LabOptions, how: CreateLabOptions = {})
       );
     }
 
+    if (lab.store !== undefined) {
+      step = "starting the agents";
+      await startAgents(lab, lab.hosts, () => writeLab(root, lab), progress);
+    }
     if (how.docker === true) {
       step = "building the lab image";
       docker = await prepareDocker(lab);
@@ -95,7 +119,7 @@ export async function createLab(options: LabOptions, how: CreateLabOptions = {})
         docker.daemons.set(host.name, await startHostDocker(lab, host));
         progress(`${host.name}: dockerd started with bip ${host.gateway}/${lab.subnetLength}`);
       }
-      if (how.configure ?? true) {
+      if (lab.store === undefined && (how.configure ?? true)) {
         step = `configuring ${host.name} with ovs-mesh apply`;
         await configureHost(lab, host);
         progress(`${host.name}: configured with ovs-mesh apply, subnet ${host.subnet}`);
@@ -113,6 +137,12 @@ export async function createLab(options: LabOptions, how: CreateLabOptions = {})
       }
       const names = host.containers.map((container) => `${container.name} ${container.ip}`);
       progress(`${host.name}: containers ${names.join(", ") || "none"}, MTU ${mtu}`);
+    }
+
+    if (lab.store !== undefined) {
+      step = "waiting for every agent to converge";
+      await waitForConvergence(lab);
+      progress(`every agent converged`);
     }
 
     lab.status = "ready";
