@@ -1,5 +1,6 @@
-import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
+import { makeDirectory } from "../host/directory.js";
 import { parseCluster, type Cluster } from "../plan/cluster.js";
 
 const FILE_NAME = "cluster.json";
@@ -25,7 +26,7 @@ export async function readCachedCluster(stateDir: string): Promise<Cluster | und
 
 /** Writes the cluster view atomically. */
 export async function writeCachedCluster(stateDir: string, cluster: Cluster): Promise<void> {
-  await mkdir(stateDir, { recursive: true });
+  await makeDirectory(stateDir);
   const path = join(stateDir, FILE_NAME);
   const temporary = `${path}.${process.pid}.tmp`;
   const handle = await open(temporary, "w", 0o644);

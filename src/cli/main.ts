@@ -46,6 +46,7 @@ const EXPECTED_ERRORS = new Set([
   "LabError",
   "NoStatusError",
   "StatusFileError",
+  "DirectoryError",
 ]);
 
 /** Runs the command line and returns the process exit code; the only place that catches. */

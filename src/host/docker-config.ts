@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
+import { open, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import {
   containsNetwork,
@@ -10,6 +10,7 @@ import {
   type Ipv4Network,
 } from "../plan/ipv4.js";
 import { MIN_INNER_MTU } from "../plan/mtu.js";
+import { makeDirectory } from "./directory.js";
 
 /** Docker's daemon configuration file on a standard installation. */
 export const DEFAULT_DAEMON_JSON = "/etc/docker/daemon.json";
@@ -259,7 +260,7 @@ async function fileMode(path: string): Promise<number> {
  */
 async function writeFileAtomic(path: string, text: string, mode: number): Promise<void> {
   const directory = dirname(path);
-  await mkdir(directory, { recursive: true, mode: 0o755 });
+  await makeDirectory(directory, 0o755);
   const temporary = join(
     directory,
     `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`,

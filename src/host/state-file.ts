@@ -1,5 +1,6 @@
-import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
+import { makeDirectory } from "./directory.js";
 
 /** ovs-mesh's record of what it created on a host, so that `reset` can undo exactly that. */
 export interface HostRecord {
@@ -53,7 +54,7 @@ function isHostRecord(value: unknown): value is HostRecord {
 
 /** Writes the record atomically: a temporary file, fsync, then rename over the old one. */
 export async function writeHostRecord(stateDir: string, record: HostRecord): Promise<void> {
-  await mkdir(stateDir, { recursive: true, mode: 0o755 });
+  await makeDirectory(stateDir, 0o755);
   const path = join(stateDir, FILE_NAME);
   const temporary = `${path}.${process.pid}.tmp`;
   const handle = await open(temporary, "w", 0o644);
