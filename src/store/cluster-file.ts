@@ -28,5 +28,18 @@ export function parseClusterText(text: string, source: string): Cluster {
       })),
     );
   }
-  return parseCluster(document.toJS(), source);
+  let value: unknown;
+  try {
+    value = document.toJS();
+  } catch (error) {
+    // The yaml package (2.x) raises ReferenceError for an alias without its anchor and for aliases
+    // that expand past its limit of 100, as in a "billion laughs" document.
+    if (error instanceof ReferenceError) {
+      throw new ConfigError(source, [
+        { path: "(file)", message: `invalid YAML: ${error.message}; fix the aliases (*name)` },
+      ]);
+    }
+    throw error;
+  }
+  return parseCluster(value, source);
 }
