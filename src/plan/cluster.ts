@@ -184,6 +184,10 @@ function describe(value: unknown): string {
   if (value === undefined) {
     return "nothing";
   }
+  // JSON.stringify writes Infinity and NaN (YAML's .inf, .nan, 1e400) as null.
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    return String(value);
+  }
   const text = JSON.stringify(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -171,6 +171,12 @@ test("parseClusterText rejects an alias without anchor", () => {
   assert.match(error.message, /missing/);
 });
 
+test("parseClusterText names an infinite number", () => {
+  const { error } = parse("range: 10.240.0.0/16\nsubnetLength: 1e400\nhosts: []\n");
+  assert.ok(error instanceof ConfigError, `raised ${String(error)}`);
+  assert.match(error.message, /subnetLength: expected an integer from 1 to 30, found Infinity/);
+});
+
 test("parseClusterText survives random mutations", () => {
   let accepted = 0;
   let rejected = 0;
