@@ -178,6 +178,7 @@ export class Agent {
       const result = await converge(cluster, this.#self.name, this.options.paths, {
         dryRun: false,
         client,
+        dockerOwnsBridge: this.options.dockerConfig !== undefined,
       });
       const durationMs = Math.round(performance.now() - started);
       const changes = result.steps.reduce(

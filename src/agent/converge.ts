@@ -24,6 +24,12 @@ export interface ConvergeOptions {
   dryRun: boolean;
   /** An open OVSDB connection to reuse (the agent keeps one); opened and closed here if absent. */
   client?: OvsdbClient;
+  /**
+   * Whether Docker owns the Linux bridge, as on a host whose daemon.json ovs-mesh keeps. The
+   * host record then says that ovs-mesh did not create the bridge, even when ovs-mesh created
+   * it before dockerd started and adopted it, so `reset` leaves it to Docker.
+   */
+  dockerOwnsBridge?: boolean;
 }
 
 /**
@@ -62,7 +68,7 @@ export async function converge(
     const steps = diffHost(desired, actual);
 
     if (!options.dryRun && steps.length > 0) {
-      await recordHost(paths.stateDir, desired, linux);
+      await recordHost(paths.stateDir, desired, linux, options.dockerOwnsBridge ?? false);
       for (const step of steps) {
         if (step.kind === "linux") {
           await applyLinux(step.changes);
@@ -115,6 +121,7 @@ async function recordHost(
   stateDir: string,
   desired: DesiredHost,
   linux: LinuxActual,
+  dockerOwnsBridge: boolean,
 ): Promise<void> {
   const previous = await readHostRecord(stateDir);
   const sysctlsBefore: Record<string, string> = { ...previous?.sysctlsBefore };
@@ -128,9 +135,10 @@ async function recordHost(
     ovsBridge: desired.ovs.bridge,
     linuxBridge: desired.linux.bridge,
     createdLinuxBridge:
-      previous?.linuxBridge === desired.linux.bridge
+      !dockerOwnsBridge &&
+      (previous?.linuxBridge === desired.linux.bridge
         ? previous.createdLinuxBridge
-        : linux.links[desired.linux.bridge] === undefined,
+        : linux.links[desired.linux.bridge] === undefined),
     route: desired.linux.route,
     sysctlsBefore,
   };

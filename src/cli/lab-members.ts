@@ -48,11 +48,6 @@ export function storeChoice(values: {
   if (values["no-apply"] === true) {
     throw new UsageError("--no-apply and --store exclude each other: agents configure the hosts");
   }
-  if (values.docker === true) {
-    // NOTE: with Docker, dockerd would have to start after the agent's claim, with the
-    // claimed subnet as its bip; the lab does not do that yet.
-    throw new UsageError("--docker and --store cannot be combined yet");
-  }
   const members = values["etcd-members"] ?? "1";
   const counts = ETCD_MEMBER_COUNTS.map(String);
   if (!counts.includes(members)) {

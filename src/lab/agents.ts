@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { storeOptions } from "./cluster-store.js";
 import { ovsMeshBinary } from "./configure.js";
+import { dockerAgentOptions } from "./docker-hosts.js";
 import { LabError } from "./errors.js";
 import { runIn } from "./namespaces.js";
 import { ovsEnvironment } from "./ovs-daemons.js";
@@ -49,6 +50,7 @@ export function agentCommand(lab: Lab, host: LabHost, agent: LabAgent): string[]
     ...[process.execPath, ovsMeshBinary(), "agent", ...storeOptions(lab)],
     ...["--host", host.name, "--underlay-ip", host.underlayIp, ...hostPathOptions(host)],
     ...["--metrics-address", agent.metricsAddress],
+    ...dockerAgentOptions(host),
   ];
 }
 

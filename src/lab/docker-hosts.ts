@@ -41,6 +41,18 @@ export function planDocker(lab: Lab): void {
 }
 
 /**
+ * Returns the options that make a Docker host's agent keep daemon.json and the subnet file
+ * in its Docker state directory; none for a host without Docker.
+ */
+export function dockerAgentOptions(host: LabHost): string[] {
+  if (host.docker === undefined) {
+    return [];
+  }
+  const dir = dockerDirectory(host);
+  return ["--docker-config", daemonPaths(dir).config, "--subnet-file", join(dir, "subnet.env")];
+}
+
+/**
  * Starts a lab host's Docker daemon as an operator would on a real host. First the code of
  * `ovs-mesh docker-config` sets `bip` (the gateway of the host's subnet) and `mtu` (the
  * inner MTU of the lab's tunnels) in daemon.json. Then dockerd starts and creates docker0

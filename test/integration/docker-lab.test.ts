@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CommandError, run } from "../../src/host/exec.js";
+import { startAgent, stopAgent } from "../../src/lab/agents.js";
 import type { CheckReport } from "../../src/lab/check.js";
 import {
   dockerDirectory,
@@ -12,21 +13,11 @@ import {
 import { destroyLab } from "../../src/lab/down.js";
 import type { Lab, LabHost } from "../../src/lab/lab.js";
 import { loadLab } from "../../src/lab/state.js";
-import {
-  hostOptions,
-  inHost,
-  labHost,
-  labUp,
-  ovsMesh,
-  ovsMeshIn,
-  startAgent,
-  stopAgent,
-  waitFor,
-  type RunningAgent,
-} from "./ops-lab.js";
+import { hostOptions, inHost, labHost, labUp, ovsMesh, ovsMeshIn, waitFor } from "./ops-lab.js";
 
-// One 3-host lab with real Docker (two containers per host) serves every test below, in
-// order: the restart and reset tests change the lab for the tests after them.
+// One 3-host lab serves every test below, in order, because the restart and reset tests
+// change it for the tests after them. Each host runs dockerd with two containers and an agent
+// that shares the lab's cluster file, claims a subnet and keeps daemon.json.
 
 const LAB = "t-dock1";
 const INNER_MTU = "1462"; // GRE on a 1500-byte underlay: 1500 - 38.
@@ -100,44 +91,27 @@ async function containerFacts(): Promise<Record<string, string>> {
 
 describe("lab with Docker on every host", { skip }, () => {
   let lab: Lab;
-  let agent: RunningAgent | undefined;
 
   before(async () => {
     await destroyLab(LAB);
-    lab = await labUp(LAB, ["--docker", "--hosts", "3", "--containers", "2"]);
+    const args = ["--docker", "--store", "file", "--hosts", "3", "--containers", "2"];
+    lab = await labUp(LAB, args);
   });
 
-  after(async () => {
-    if (agent !== undefined) {
-      await stopAgent(agent);
-    }
-    await destroyLab(LAB);
-  });
+  after(() => destroyLab(LAB));
 
-  function hostAgentArgs(host: LabHost): string[] {
-    const dir = dockerDirectory(host);
-    return [
-      "--config",
-      lab.clusterFile,
-      "--host",
-      host.name,
-      "--underlay-ip",
-      host.underlayIp,
-      "--metrics-address",
-      "off",
-      "--probe-seconds",
-      "0",
-      "--resync-seconds",
-      "2",
-      "--docker-config",
-      join(dir, "daemon.json"),
-      "--subnet-file",
-      join(dir, "subnet.env"),
-    ];
+  async function agentLog(host: LabHost): Promise<string> {
+    assert.ok(host.agent !== undefined, `${host.name} has no agent`);
+    return readFile(host.agent.logFile, "utf8");
+  }
+
+  async function reconcileCount(host: LabHost): Promise<number> {
+    return (await agentLog(host)).split('"event":"reconcile"').length - 1;
   }
 
   test("lab up records Docker containers", async () => {
     for (const host of lab.hosts) {
+      assert.match(host.subnet, /^10\.240\.\d+\.0\/24$/, `${host.name} claimed a subnet`);
       const prefix = host.subnet.replace(/0\/24$/, "");
       for (const container of host.containers) {
         const where = `${host.name}/${container.name}`;
@@ -154,7 +128,12 @@ describe("lab with Docker on every host", { skip }, () => {
       const record = JSON.parse(
         await readFile(join(host.runDirectory, "ovs-mesh", "host.json"), "utf8"),
       ) as Record<string, unknown>;
-      assert.equal(record.createdLinuxBridge, false, `${host.name}: Docker created docker0`);
+      assert.equal(record.createdLinuxBridge, false, `${host.name}: docker0 is Docker's`);
+      const log = await agentLog(host);
+      assert.match(log, /"event":"docker-config".*"bip":"10\.240\.\d+\.1\/24","mtu":1462/);
+      assert.equal(log.split('"event":"docker-config"').length - 1, 1, "written once");
+      const env = await readFile(join(dockerDirectory(host), "subnet.env"), "utf8");
+      assert.ok(env.includes(`OVS_MESH_SUBNET=${host.subnet}\n`), env);
     }
   });
 
@@ -204,13 +183,6 @@ describe("lab with Docker on every host", { skip }, () => {
 
   test("dockerd restart recreates docker0 and heals", async (t) => {
     const host = labHost(lab, "host1");
-    agent = startAgent(host, hostAgentArgs(host));
-    const running = agent;
-    await waitFor("the agent's first reconcile", async () =>
-      running.output().includes('"event":"reconcile"') ? true : undefined,
-    ).catch((error: Error) => assert.fail(`${error.message}\n${running.output()}`));
-    assert.doesNotMatch(running.output(), /"event":"docker-config"/, "daemon.json was right");
-
     const before = await linkIndex(host, "docker0");
     assert.ok(before !== undefined);
     // dockerd 20.10 keeps an existing docker0 across a restart. Without it, as after a reboot
@@ -235,8 +207,8 @@ describe("lab with Docker on every host", { skip }, () => {
           postrouting[1] === "-A POSTROUTING -j OVS-MESH-POSTROUTING";
         return healed ? true : undefined;
       },
-      30_000,
-    ).catch((error: Error) => assert.fail(`${error.message}\n${running.output()}`));
+      45_000,
+    ).catch(async (error: Error) => assert.fail(`${error.message}\n${await agentLog(host)}`));
     t.diagnostic(`healed ${Math.round(performance.now() - started)} ms after the restart began`);
 
     const { code, report } = await checkLabJson();
@@ -246,13 +218,13 @@ describe("lab with Docker on every host", { skip }, () => {
 
   test("agent restart and apply keep addresses", async () => {
     const before = await containerFacts();
-    assert.ok(agent !== undefined);
-    await stopAgent(agent);
     const host1 = labHost(lab, "host1");
-    agent = startAgent(host1, hostAgentArgs(host1));
-    const running = agent;
+    assert.ok(host1.agent !== undefined);
+    const reconciles = await reconcileCount(host1);
+    assert.ok((await stopAgent(host1)) !== undefined, "the agent of host1 ran");
+    host1.agent.pid = await startAgent(lab, host1, host1.agent);
     await waitFor("the restarted agent's first reconcile", async () =>
-      running.output().includes('"event":"reconcile"') ? true : undefined,
+      (await reconcileCount(host1)) > reconciles ? true : undefined,
     );
     for (const host of lab.hosts) {
       const args = ["apply", "--config", lab.clusterFile, "--host", host.name];
@@ -264,6 +236,8 @@ describe("lab with Docker on every host", { skip }, () => {
 
   test("reset leaves docker0 and Docker's chains", async () => {
     const host = labHost(lab, "host2");
+    // The agent would put back what reset removes.
+    assert.ok((await stopAgent(host)) !== undefined, "the agent of host2 ran");
     const result = await ovsMeshIn(host, ["reset", ...hostOptions(host)]);
     assert.equal(result.code, 0, result.stderr);
 
