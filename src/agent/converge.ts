@@ -26,8 +26,9 @@ export interface ConvergeOptions {
   client?: OvsdbClient;
   /**
    * Whether Docker owns the Linux bridge, as on a host whose daemon.json ovs-mesh keeps. The
-   * host record then says that ovs-mesh did not create the bridge, even when ovs-mesh created
-   * it before dockerd started and adopted it, so `reset` leaves it to Docker.
+   * host record then states that ovs-mesh did not create the bridge, so `reset` leaves it to
+   * Docker. That holds even when ovs-mesh created the bridge before dockerd started, because
+   * dockerd adopts an existing docker0 whose address matches its bip.
    */
   dockerOwnsBridge?: boolean;
 }
