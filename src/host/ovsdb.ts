@@ -185,6 +185,11 @@ export class OvsdbClient {
       if (item.error !== undefined && item.error !== null) {
         throw transactError(database, operations, index, item);
       }
+      if (item.rows !== undefined && !(Array.isArray(item.rows) && item.rows.every(isObject))) {
+        throw this.#protocolError(
+          `transact result ${index} has rows that are not a list of objects: ${JSON.stringify(item.rows)}`,
+        );
+      }
       results.push(item);
     }
     return results;
