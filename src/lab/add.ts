@@ -77,18 +77,28 @@ export async function addHosts(name: string, options: AddHostsOptions): Promise<
 }
 
 /**
- * Plans `count` new hosts with the lowest host numbers whose names and underlay addresses
- * no host of the lab uses.
+ * Plans `count` new hosts. Numbers count up from the lab's highest so far, so that a new
+ * host does not get the underlay address of a host that was removed. When the numbers run
+ * out, free lower numbers are reused.
  */
 export function planNewHosts(lab: Lab, root: string, count: number, containers: number): LabHost[] {
   const names = new Set(lab.hosts.map((host) => host.name));
   const addresses = new Set(lab.hosts.map((host) => host.underlayIp));
+  const first = Math.max(lab.nextHostIndex ?? 0, lab.hosts.length);
+  const order = [
+    ...Array.from({ length: MAX_HOSTS - Math.min(first, MAX_HOSTS) }, (_, i) => first + i),
+    ...Array.from({ length: Math.min(first, MAX_HOSTS) }, (_, i) => i),
+  ];
   const hosts: LabHost[] = [];
-  for (let index = 0; index < MAX_HOSTS && hosts.length < count; index += 1) {
+  for (const index of order) {
+    if (hosts.length === count) {
+      break;
+    }
     if (!names.has(hostName(index)) && !addresses.has(underlayAddress(index))) {
       const host = planAddedHost(lab, root, index, containers);
       prepareAgentHost(host);
       hosts.push(host);
+      lab.nextHostIndex = index + 1;
     }
   }
   if (hosts.length < count) {

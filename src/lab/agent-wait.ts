@@ -74,6 +74,7 @@ export async function waitForBridge(
   lab: Lab,
   host: LabHost,
   timeoutMs = DEFAULT_AGENT_TIMEOUT_MS,
+  pollMs = POLL_MS,
 ): Promise<void> {
   const expected = `${host.gateway}/${lab.subnetLength}`;
   const deadline = Date.now() + timeoutMs;
@@ -91,7 +92,7 @@ export async function waitForBridge(
         `the agent of ${host.name} did not give ${DOCKER_BRIDGE} the address ${expected} within ${timeoutMs / 1000} s; see ${host.agent?.logFile ?? "its log"}`,
       );
     }
-    await sleep(POLL_MS);
+    await sleep(pollMs);
   }
 }
 

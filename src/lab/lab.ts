@@ -100,6 +100,12 @@ export interface Lab {
    * host's subnet and addresses stay empty until the lab has read the claim.
    */
   store?: LabStore;
+  /**
+   * Number of the next host that `lab add` creates. Host numbers, and so underlay addresses,
+   * are not reused while numbers are left, because the hosts' userspace OVS keeps sending
+   * tunnel packets to the MAC address it has cached for an underlay address.
+   */
+  nextHostIndex?: number;
   switchNamespace: string;
   hosts: LabHost[];
   /**

@@ -178,6 +178,10 @@ function findProblem(value: unknown): string | undefined {
   ) {
     return "dockerSharedDirs: expected a list of strings";
   }
+  const next = value.nextHostIndex;
+  if (next !== undefined && !(typeof next === "number" && Number.isInteger(next) && next >= 0)) {
+    return "nextHostIndex: expected an integer of 0 or more";
+  }
   const storeProblem = findStoreProblem(value.store);
   if (storeProblem !== undefined) {
     return `store: ${storeProblem}`;
