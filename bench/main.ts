@@ -1,0 +1,189 @@
+/**
+ * `npm run bench`: measures the control plane, planning, lab convergence, the data plane and
+ * the agent's footprint, and writes docs/benchmarks.md. It needs root, because it builds
+ * network namespaces. Everything it builds is named `omb-*` or lives in labs `b-*` under
+ * /var/lib/ovs-mesh/bench, and is removed at the end, also after a failure or a signal.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { format, resolveConfig } from "prettier";
+
+import { measureAgent } from "./agent-footprint.js";
+import { runCleanup } from "./cleanup.js";
+import { measureControlPlane } from "./control-plane.js";
+import { measureConvergence } from "./convergence.js";
+import { buildDataPlane, measureSeries } from "./data-plane.js";
+import { sweepLabs } from "./labs.js";
+import { describeMachine, loadAverage } from "./machine.js";
+import { measurePlanning } from "./planning.js";
+import { renderReport, type BenchResults } from "./report.js";
+import { sweepLeftovers } from "./sandbox.js";
+
+const SECTIONS = ["control", "planning", "convergence", "dataplane", "agent"] as const;
+type Section = (typeof SECTIONS)[number];
+
+const USAGE = `Usage: npm run bench [-- --quick] [-- --only SECTIONS] [-- --out FILE] [-- --json FILE]
+
+  --quick          fewer and shorter runs (under 10 minutes on 2 cores); skips 5000 peers and
+                   adds at most 200 ports the manual way, extrapolating the rest
+  --only LIST      comma-separated sections to run: ${SECTIONS.join(", ")} (default all)
+  --out FILE       report to write (default docs/benchmarks.md)
+  --json FILE      also write the raw figures as JSON`;
+
+/** Sizes and durations of a full and of a quick run. */
+function settingsFor(quick: boolean) {
+  return {
+    peerCounts: quick ? [10, 100, 1000] : [10, 100, 1000, 5000],
+    manualPorts: quick ? 200 : 1000,
+    planningRepeats: quick ? 3 : 7,
+    dataRounds: quick ? 3 : 5,
+    dataSeconds: quick ? 2 : 5,
+    pings: quick ? 10 : 20,
+    agentIdleSeconds: quick ? 15 : 30,
+    burstPerHost: !quick,
+  };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      out: { type: "string" },
+      json: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const sections = parseSections(values.only);
+  const quick = values.quick ?? false;
+  const settings = settingsFor(quick);
+  const out = values.out ?? fileURLToPath(new URL("../../docs/benchmarks.md", import.meta.url));
+  const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+  if (process.getuid?.() !== 0) {
+    process.stderr.write("bench: needs root, because it builds network namespaces\n");
+    return 2;
+  }
+  for (const line of [...(await sweepLeftovers()), ...(await sweepLabs())]) {
+    progress(`removed a leftover of an earlier run: ${line}`);
+  }
+
+  const startedAt = new Date();
+  const results: BenchResults = {
+    quick,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    startedAt,
+    seconds: 0,
+    loadBefore: loadAverage(),
+    loadAfter: "",
+    machine: await describeMachine(),
+    settings: {
+      "control plane: peer counts": settings.peerCounts.join(", "),
+      "manual method: ports added for real": String(settings.manualPorts),
+      "planning: repeats": String(settings.planningRepeats),
+      "data plane: rounds x seconds per test": `${settings.dataRounds} x ${settings.dataSeconds} s (after 1 s left out)`,
+      "agent: idle interval": `${settings.agentIdleSeconds} s`,
+    },
+    notes: await readFile(fileURLToPath(new URL("../../bench/notes.md", import.meta.url)), "utf8"),
+  };
+
+  try {
+    if (sections.has("control")) {
+      results.controlPlane = await measureControlPlane({
+        peerCounts: settings.peerCounts,
+        incrementalAt: 1000,
+        manualPorts: settings.manualPorts,
+        manualTargets: [10, 100, 1000, 5000],
+        onProgress: progress,
+      });
+    }
+    if (sections.has("planning")) {
+      results.planning = await measurePlanning({
+        hostCounts: [1000, 5000, 20000],
+        modes: ["flow", "port"],
+        repeats: settings.planningRepeats,
+        onProgress: progress,
+      });
+    }
+    if (sections.has("convergence")) {
+      results.convergence = await measureConvergence([3, 10]);
+    }
+    if (sections.has("dataplane")) {
+      const bed = await buildDataPlane(progress);
+      const figures = await measureSeries(bed.paths, {
+        rounds: settings.dataRounds,
+        seconds: settings.dataSeconds,
+        omitSeconds: 1,
+        pings: settings.pings,
+        onProgress: progress,
+      });
+      results.dataPlane = {
+        paths: bed.paths,
+        series: [
+          {
+            name: "Default settings",
+            description: "The labs as `ovs-mesh lab up` builds them.",
+            figures,
+          },
+        ],
+      };
+    }
+    if (sections.has("agent")) {
+      results.agent = await measureAgent({
+        hosts: 10,
+        idleSeconds: settings.agentIdleSeconds,
+        burst: 100,
+        burstPerHost: settings.burstPerHost,
+        onProgress: progress,
+      });
+    }
+  } finally {
+    const errors = await runCleanup();
+    for (const error of errors) {
+      progress(error.message);
+    }
+  }
+
+  results.seconds = (Date.now() - startedAt.getTime()) / 1000;
+  results.loadAfter = loadAverage();
+  // Formatted as the repository's format check expects, so that `npm test` accepts the page.
+  const prettierOptions = (await resolveConfig(out)) ?? {};
+  await writeFile(out, await format(renderReport(results), { ...prettierOptions, filepath: out }));
+  progress(`wrote ${out}`);
+  if (values.json !== undefined) {
+    await writeFile(values.json, `${JSON.stringify(results, null, 2)}\n`);
+    progress(`wrote ${values.json}`);
+  }
+  return 0;
+}
+
+function parseSections(only: string | undefined): Set<Section> {
+  if (only === undefined) {
+    return new Set(SECTIONS);
+  }
+  const chosen = new Set<Section>();
+  for (const name of only.split(",")) {
+    const section = SECTIONS.find((candidate) => candidate === name.trim());
+    if (section === undefined) {
+      throw new RangeError(
+        `unknown section ${JSON.stringify(name)} in --only: use ${SECTIONS.join(", ")}`,
+      );
+    }
+    chosen.add(section);
+  }
+  return chosen;
+}
+
+try {
+  process.exitCode = await main();
+} catch (error) {
+  process.stderr.write(
+    `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exitCode = 1;
+}
