@@ -37,6 +37,7 @@ function settingsFor(quick: boolean) {
     peerCounts: quick ? [10, 100, 1000] : [10, 100, 1000, 5000],
     manualPorts: quick ? 200 : 1000,
     planningRepeats: quick ? 3 : 7,
+    convergenceRepeats: quick ? 1 : 3,
     dataRounds: quick ? 3 : 5,
     dataSeconds: quick ? 2 : 5,
     pings: quick ? 10 : 20,
@@ -86,6 +87,7 @@ async function main(): Promise<number> {
       "control plane: peer counts": settings.peerCounts.join(", "),
       "manual method: ports added for real": String(settings.manualPorts),
       "planning: repeats": String(settings.planningRepeats),
+      "convergence: joins and leaves per lab": String(settings.convergenceRepeats),
       "data plane: rounds x seconds per test": `${settings.dataRounds} x ${settings.dataSeconds} s (after 1 s left out)`,
       "agent: idle interval": `${settings.agentIdleSeconds} s`,
     },
@@ -111,7 +113,11 @@ async function main(): Promise<number> {
       });
     }
     if (sections.has("convergence")) {
-      results.convergence = await measureConvergence([3, 10]);
+      results.convergence = await measureConvergence({
+        hostCounts: [3, 10],
+        repeats: settings.convergenceRepeats,
+        onProgress: progress,
+      });
     }
     if (sections.has("dataplane")) {
       const bed = await buildDataPlane(progress);

@@ -288,6 +288,7 @@ function renderConvergence(figures: ConvergenceFigures | undefined): string {
     String(row.hosts),
     row.event,
     row.value === undefined ? `not measured: ${row.note}` : duration(row.value),
+    row.samples.map((sample) => duration(sample)).join(", "),
     row.value === undefined ? "" : row.note,
   ]);
   return [
@@ -295,7 +296,7 @@ function renderConvergence(figures: ConvergenceFigures | undefined): string {
     "",
     figures.description,
     "",
-    table(["hosts", "event", "time", "how"], rows),
+    table(["hosts", "event", "median", "samples", "how"], rows),
     "",
   ].join("\n");
 }
