@@ -3,7 +3,7 @@ import { describeSteps } from "../plan/diff.js";
 import { readClusterFile } from "../store/cluster-file.js";
 import { parseOptions, required } from "./args.js";
 import type { Command } from "./command.js";
-import { HOST_OPTIONS, HOST_OPTIONS_USAGE, hostPaths } from "./host-options.js";
+import { HOST_OPTIONS, HOST_OPTIONS_USAGE, checkOvsRunDir, hostPaths } from "./host-options.js";
 
 const OPTIONS = {
   config: { type: "string" },
@@ -26,8 +26,10 @@ async function runConverge(args: string[], dryRun: boolean): Promise<number> {
   const { values } = parseOptions(args, OPTIONS);
   const config = required(values.config, "config");
   const host = required(values.host, "host");
+  const paths = hostPaths(values);
+  await checkOvsRunDir(paths);
   const cluster = await readClusterFile(config);
-  const result = await converge(cluster, host, hostPaths(values), { dryRun });
+  const result = await converge(cluster, host, paths, { dryRun });
 
   const lines = describeSteps(result.steps);
   if (lines.length === 0) {

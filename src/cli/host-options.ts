@@ -1,4 +1,6 @@
+import { stat } from "node:fs/promises";
 import { DEFAULT_PATHS, type HostPaths } from "../agent/paths.js";
+import { UsageError } from "./command.js";
 
 /** Options that locate Open vSwitch and ovs-mesh's state on a host. */
 export const HOST_OPTIONS = {
@@ -22,4 +24,28 @@ export function hostPaths(values: {
     ovsRunDir: values["ovs-rundir"] ?? DEFAULT_PATHS.ovsRunDir,
     stateDir: values["state-dir"] ?? DEFAULT_PATHS.stateDir,
   };
+}
+
+/**
+ * Raises a {@link UsageError} unless --ovs-rundir is a directory. ovs-mesh reaches a bridge's
+ * OpenFlow rules through a socket in that directory, after it has created the bridge in
+ * OVSDB, so a wrong directory would leave a new bridge without rules behind.
+ */
+export async function checkOvsRunDir(paths: HostPaths): Promise<void> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(paths.ovsRunDir)).isDirectory();
+  } catch (error) {
+    if (error instanceof Error && "code" in error && typeof error.code === "string") {
+      throw new UsageError(
+        `invalid --ovs-rundir ${JSON.stringify(paths.ovsRunDir)}: ${error.code}; pass the run directory of ovs-vswitchd, which contains BRIDGE.mgmt`,
+      );
+    }
+    throw error;
+  }
+  if (!isDirectory) {
+    throw new UsageError(
+      `invalid --ovs-rundir ${JSON.stringify(paths.ovsRunDir)}: not a directory; pass the run directory of ovs-vswitchd, which contains BRIDGE.mgmt`,
+    );
+  }
 }

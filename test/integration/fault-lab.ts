@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run, type RunResult } from "../../src/host/exec.js";
@@ -281,7 +282,8 @@ export async function hostSnapshot(host: LabHost): Promise<Record<string, string
       .filter((line) => !line.startsWith("OFPST_FLOW"))
       .join("\n");
   }
-  snapshot.links = await inHostOk(host, ["ip", "-d", "-o", "link", "show"]);
+  // Without -d: the details of bridges and their ports include timers that always change.
+  snapshot.links = await inHostOk(host, ["ip", "-o", "link", "show"]);
   snapshot.addresses = await inHostOk(host, ["ip", "-o", "address", "show"]);
   snapshot.routes = await inHostOk(host, ["ip", "route", "show", "table", "all"]);
   snapshot.filter = await inHostOk(host, ["iptables", "-S"]);
@@ -295,9 +297,9 @@ export async function hostSnapshot(host: LabHost): Promise<Record<string, string
 }
 
 /**
- * Creates namespace `namespace` with one veth into the lab's underlay switch, holding
- * `address`: a machine on the underlay network that is not a member of the cluster. The
- * switch side is named `switchDevice`.
+ * Creates namespace `namespace` with one veth into the lab's underlay switch, with `address`
+ * on it: a machine on the underlay network that is not a member of the cluster. The switch
+ * side of the veth is named `switchDevice`.
  */
 export async function attachToUnderlay(
   lab: Lab,
@@ -334,6 +336,10 @@ export async function attachToUnderlay(
   ]);
   await run(["ip", "-n", lab.switchNamespace, "link", "set", switchDevice, "up"]);
   await run(["ip", "-n", namespace, "address", "add", address, "dev", "eth0"]);
+  // The hosts' OVS (userspace datapath) passes TCP segments on with the checksum that a veth
+  // leaves for the NIC to fill in, so the hosts' kernels would drop them as corrupt. With TX
+  // checksum offload off, the kernel fills the checksum in before the segment leaves.
+  await run(["ip", "netns", "exec", namespace, "ethtool", "-K", "eth0", "tx", "off"]);
   await run(["ip", "-n", namespace, "link", "set", "eth0", "up"]);
 }
 
@@ -343,5 +349,75 @@ export async function deleteTestNamespace(namespace: string): Promise<void> {
   const exists = stdout.split("\n").some((line) => line.split(" ")[0] === namespace);
   if (exists) {
     await run(["ip", "netns", "delete", namespace]);
+  }
+}
+
+/** A program that a test started in the background. */
+export interface BackgroundProcess {
+  pid: number;
+  /** Standard output and error so far. */
+  output(): string;
+  /** Resolves with the exit code, or the signal name, once the program has ended. */
+  exited: Promise<number | string>;
+  /** Sends `signal` to the program, by its pid, unless it has ended. */
+  signal(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Starts a long-running program, such as an agent, and keeps its output. `run` cannot do this
+ * because it returns only when the program ends.
+ */
+export function startBackground(argv: readonly string[]): BackgroundProcess {
+  const [file, ...args] = argv;
+  if (file === undefined) {
+    throw new TypeError("startBackground() needs a program name in argv[0]");
+  }
+  const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const chunks: Buffer[] = [];
+  child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
+  child.stderr.on("data", (chunk: Buffer) => chunks.push(chunk));
+  let ended = false;
+  const exited = new Promise<number | string>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      ended = true;
+      resolve(code ?? signal ?? "unknown");
+    });
+  });
+  if (child.pid === undefined) {
+    throw new Error(`${argv.join(" ")} did not start`);
+  }
+  const pid = child.pid;
+  return {
+    pid,
+    output: () => Buffer.concat(chunks).toString("utf8"),
+    exited,
+    signal: (name) => {
+      if (ended) {
+        return;
+      }
+      try {
+        process.kill(pid, name);
+      } catch (error) {
+        // ESRCH: the program exited and its close event has not come yet.
+        if (!(error instanceof Error && "code" in error && error.code === "ESRCH")) {
+          throw error;
+        }
+      }
+    },
+  };
+}
+
+/** Stops a background program with SIGTERM and waits for it; SIGKILL after `graceMs`. */
+export async function stopBackground(
+  background: BackgroundProcess,
+  graceMs = 10_000,
+): Promise<number | string> {
+  background.signal("SIGTERM");
+  const timer = setTimeout(() => background.signal("SIGKILL"), graceMs);
+  try {
+    return await background.exited;
+  } finally {
+    clearTimeout(timer);
   }
 }
