@@ -164,3 +164,35 @@ test("diffFlows replaces a rule whose actions changed", () => {
   assert.deepEqual(diffFlows([changed], [flow]), { add: [changed], remove: [] });
   assert.deepEqual(diffFlows([flow], [flow]), { add: [], remove: [] });
 });
+
+test("diffFlows ignores the order of match fields", () => {
+  const desired = {
+    table: 10,
+    priority: 100,
+    match: "ip,tun_src=192.0.2.2,nw_src=10.240.2.0/24",
+    actions: "LOCAL",
+  };
+  const dumped = { ...desired, match: "ip,nw_src=10.240.2.0/24,tun_src=192.0.2.2" };
+  assert.deepEqual(diffFlows([desired], [dumped]), { add: [], remove: [] });
+});
+
+test("diffFlows adds and removes by table, priority and match", () => {
+  const unchanged = {
+    table: 20,
+    priority: 100,
+    match: "ip,nw_dst=10.240.2.0/24",
+    actions: "output:a",
+  };
+  const added = { ...unchanged, match: "ip,nw_dst=10.240.3.0/24" };
+  const removed = { ...unchanged, match: "ip,nw_dst=10.240.4.0/24" };
+  const otherTable = { ...unchanged, table: 10 };
+  const otherPriority = { ...unchanged, priority: 0 };
+  const result = diffFlows([unchanged, added], [unchanged, removed, otherTable, otherPriority]);
+  assert.deepEqual(result.add, [added]);
+  assert.deepEqual(result.remove, [removed, otherTable, otherPriority]);
+});
+
+test("diffFlows removes every duplicate of a rule no longer desired", () => {
+  const flow = { table: 20, priority: 100, match: "ip,nw_dst=10.240.2.0/24", actions: "output:a" };
+  assert.deepEqual(diffFlows([], [flow, { ...flow }]), { add: [], remove: [flow, { ...flow }] });
+});
