@@ -1,6 +1,7 @@
 import type { Cluster, HostSpec } from "../plan/cluster.js";
 import type { DesiredHost } from "../plan/state.js";
 import type { ClusterStore, JoinRequest } from "../store/store.js";
+import { flushNeighbors } from "../host/neighbors.js";
 import { Backoff, sleep } from "./backoff.js";
 import { converge } from "./converge.js";
 import { syncDockerConfig, type DockerConfigPaths } from "./docker-sync.js";
@@ -12,6 +13,7 @@ import { readCachedCluster, writeCachedCluster } from "./view-cache.js";
 import { AgentMetrics } from "./metrics.js";
 import { PeerMonitor } from "./probe.js";
 import { StoreHealth } from "./store-health.js";
+import { SubnetOwners } from "./subnet-owners.js";
 
 /** Settings of {@link Agent}. */
 export interface AgentOptions {
@@ -58,6 +60,7 @@ export class Agent {
   readonly #reconcileBackoff = new Backoff(500, 30_000);
   #retryTimer: NodeJS.Timeout | undefined;
   readonly #store: StoreHealth;
+  readonly #subnetOwners = new SubnetOwners();
 
   constructor(private readonly options: AgentOptions) {
     this.metrics = options.metrics ?? new AgentMetrics();
@@ -192,6 +195,7 @@ export class Agent {
       await this.#syncDocker(result.desired);
       this.#reconcileBackoff.reset();
       clearTimeout(this.#retryTimer);
+      await this.#flushNeighbors(cluster, this.#self.name);
       await this.#monitor.update(cluster, result.desired);
       this.options.log.info({
         event: "reconcile",
@@ -249,6 +253,23 @@ export class Agent {
         path: paths.daemonJsonPath,
         error: errorMessage(error),
       });
+    }
+  }
+
+  /** Flushes the Linux bridge's neighbor entries of each peer subnet that has a new owner. */
+  async #flushNeighbors(cluster: Cluster, self: string): Promise<void> {
+    for (const subnet of this.#subnetOwners.changed(cluster, self)) {
+      try {
+        await flushNeighbors(cluster.linuxBridge, subnet);
+      } catch (error) {
+        // Stale entries only delay traffic to the subnet until they expire.
+        this.options.log.error({
+          event: "error",
+          during: "flushing neighbor entries",
+          subnet,
+          error: errorMessage(error),
+        });
+      }
     }
   }
 
