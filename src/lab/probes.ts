@@ -126,21 +126,24 @@ export async function transfer(
   }
 
   started = Date.now();
-  // The sender's script takes its values as positional parameters, never as shell text.
-  const script = 'busybox head -c "$1" /dev/zero | busybox timeout "$2" busybox nc -w 5 "$3" "$4"';
+  // The zero bytes go to nc's standard input from here, so that no shell pipeline is needed.
   const sender = await run(
     inside(source, [
       "busybox",
-      "sh",
-      "-c",
-      script,
-      "sh",
-      String(bytes),
+      "timeout",
       String(TRANSFER_TIMEOUT_S),
+      "busybox",
+      "nc",
+      "-w",
+      "5",
       destination.ip,
       String(port),
     ]),
-    { okCodes: ANY_EXIT_CODE, timeoutMs: (TRANSFER_TIMEOUT_S + 10) * 1000 },
+    {
+      input: "\0".repeat(bytes),
+      okCodes: ANY_EXIT_CODE,
+      timeoutMs: (TRANSFER_TIMEOUT_S + 10) * 1000,
+    },
   );
   const seconds = (Date.now() - started) / 1000;
   const count = sender.stdout.trim();
