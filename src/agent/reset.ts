@@ -2,8 +2,10 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { applyLinux, readLinux } from "../host/linux.js";
 import { OvsdbClient } from "../host/ovsdb.js";
-import { removeManaged } from "../host/ovs.js";
+import { deleteOwnFlows, dumpFlows, managementTarget } from "../host/openflow.js";
+import { readOvs, removeManaged } from "../host/ovs.js";
 import { readHostRecord } from "../host/state-file.js";
+import { DEFAULT_SETTINGS } from "../plan/cluster.js";
 import { FORWARD_CHAIN, NAT_CHAIN, type LinuxChange } from "../plan/state.js";
 import type { HostPaths } from "./paths.js";
 
@@ -25,6 +27,7 @@ export async function resetHost(paths: HostPaths): Promise<ResetResult> {
   const client = await OvsdbClient.connect(paths.ovsdbSocket, { timeoutMs: 10_000 });
   try {
     removed.push(...(await removeManaged(client)));
+    removed.push(...(await removeRulesOfKeptBridge(client, paths, record?.ovsBridge)));
   } finally {
     client.close();
   }
@@ -69,6 +72,30 @@ export async function resetHost(paths: HostPaths): Promise<ResetResult> {
   await rm(join(paths.stateDir, "host.json"), { force: true });
   await rm(join(paths.stateDir, "cluster.json"), { force: true });
   return { removed };
+}
+
+/**
+ * Deletes ovs-mesh's OpenFlow rules from its bridge when {@link removeManaged} kept the bridge
+ * because it has ports that ovs-mesh did not create. Left behind, the rules would still name
+ * the port numbers of the removed tunnels, which OVS may give to new ports.
+ */
+async function removeRulesOfKeptBridge(
+  client: OvsdbClient,
+  paths: HostPaths,
+  recordedBridge: string | undefined,
+): Promise<string[]> {
+  const ovs = await readOvs(client, recordedBridge ?? DEFAULT_SETTINGS.ovsBridge);
+  if (ovs.bridge === undefined || !ovs.bridge.managed) {
+    return [];
+  }
+  const target = managementTarget(paths.ovsRunDir, ovs.bridge.bridge);
+  if ((await dumpFlows(target)).length === 0) {
+    return [];
+  }
+  await deleteOwnFlows(target);
+  return [
+    `OpenFlow rules on bridge ${ovs.bridge.bridge}, which stays because of ports that ovs-mesh did not create (${ovs.foreignPorts.join(", ")})`,
+  ];
 }
 
 function describeRemoval(change: LinuxChange): string {
