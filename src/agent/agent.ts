@@ -3,7 +3,7 @@ import type { DesiredHost } from "../plan/state.js";
 import type { ClusterStore, JoinRequest } from "../store/store.js";
 import { flushNeighbors } from "../host/neighbors.js";
 import { Backoff, sleep } from "./backoff.js";
-import { converge } from "./converge.js";
+import { converge, type KnownHost } from "./converge.js";
 import { syncDockerConfig, type DockerConfigPaths } from "./docker-sync.js";
 import { LinkWatch } from "./link-watch.js";
 import { errorMessage, type Logger } from "./log.js";
@@ -14,6 +14,9 @@ import { AgentMetrics } from "./metrics.js";
 import { PeerMonitor } from "./probe.js";
 import { StoreHealth } from "./store-health.js";
 import { SubnetOwners } from "./subnet-owners.js";
+
+/** Reconcile reason for a change in the store. */
+const STORE_CHANGE = "store change";
 
 /** Settings of {@link Agent}. */
 export interface AgentOptions {
@@ -56,6 +59,8 @@ export class Agent {
   readonly #ovs: OvsWatch;
   readonly #links: LinkWatch;
   readonly #monitor: PeerMonitor;
+  /** Host state that the last successful reconcile left, cleared when a reconcile fails. */
+  #known: KnownHost | undefined;
   /** Delays between retries of a failed reconcile; reset by a successful one. */
   readonly #reconcileBackoff = new Backoff(500, 30_000);
   #retryTimer: NodeJS.Timeout | undefined;
@@ -116,7 +121,7 @@ export class Agent {
     this.requestReconcile("joined");
 
     this.#unwatch = this.options.store.watch(
-      () => void this.#refreshAndReconcile("store change"),
+      () => void this.#refreshAndReconcile(STORE_CHANGE),
       (error) => log.error({ event: "error", during: "watching the store", error: error.message }),
     );
     this.#every(this.options.resyncMs, () => void this.#refreshAndReconcile("resync"));
@@ -178,11 +183,17 @@ export class Agent {
     const started = performance.now();
     try {
       const client = await this.#ovs.client();
+      // When only the store changed, the rules and the Linux state are as the last reconcile
+      // left them, so they need not be read again. OVS and link events, the resync and
+      // retries read everything, which also catches rules changed by hand.
+      const onlyStore = reasons.every((reason) => reason === STORE_CHANGE);
       const result = await converge(cluster, this.#self.name, this.options.paths, {
         dryRun: false,
         client,
+        known: onlyStore ? this.#known : undefined,
         dockerOwnsBridge: this.options.dockerConfig !== undefined,
       });
+      this.#known = result.known;
       const durationMs = Math.round(performance.now() - started);
       const changes = result.steps.reduce(
         (sum, step) =>
@@ -209,6 +220,7 @@ export class Agent {
       const durationMs = Math.round(performance.now() - started);
       this.metrics.recordReconcile(durationMs, error, undefined);
       this.#healthy = false;
+      this.#known = undefined;
       const delayMs = this.#reconcileBackoff.next();
       this.options.log.warn({
         event: "retry",

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { applyFlows, dumpFlows, managementTarget } from "../host/openflow.js";
 import { applyLinux, readLinux } from "../host/linux.js";
 import { OvsdbClient } from "../host/ovsdb.js";
@@ -7,7 +8,13 @@ import { readHostRecord, writeHostRecord, type HostRecord } from "../host/state-
 import type { Cluster } from "../plan/cluster.js";
 import { diffHost, type ActualHost, type Step } from "../plan/diff.js";
 import { PlanError, findMember, planHost, type HostFacts } from "../plan/host.js";
-import { FORWARD_CHAIN, NAT_CHAIN, type DesiredHost, type LinuxActual } from "../plan/state.js";
+import {
+  FORWARD_CHAIN,
+  NAT_CHAIN,
+  type DesiredHost,
+  type Flow,
+  type LinuxActual,
+} from "../plan/state.js";
 import type { HostPaths } from "./paths.js";
 
 /** Result of one reconcile: what the host should have and the steps that were (or would be) run. */
@@ -16,6 +23,18 @@ export interface ConvergeResult {
   steps: Step[];
   /** Number of OVSDB requests sent, for benchmarks. */
   ovsdbRequests: number;
+  /** The host as this run left it, for the next run's `known` option. Undefined after a dry run. */
+  known: KnownHost | undefined;
+}
+
+/**
+ * Parts of a host that a converge run leaves in a known state: ovs-mesh's OpenFlow rules,
+ * which equal the desired ones after a successful run, and the Linux state that the run read,
+ * unless it changed that state.
+ */
+export interface KnownHost {
+  flows: Flow[];
+  linux: LinuxActual | undefined;
 }
 
 /** Options for {@link converge}. */
@@ -24,6 +43,14 @@ export interface ConvergeOptions {
   dryRun: boolean;
   /** An open OVSDB connection to reuse (the agent keeps one); opened and closed here if absent. */
   client?: OvsdbClient;
+  /**
+   * The previous run's {@link ConvergeResult.known}, for a caller that knows that only the
+   * cluster has changed since. The rules, and the Linux state when it is set, are then taken
+   * from it instead of being read, which saves the flow dump and six programs. The OVS
+   * database is always read. Rules or Linux state changed by hand in the meantime stay
+   * unnoticed until a run without `known`.
+   */
+  known?: KnownHost;
   /**
    * Whether Docker owns the Linux bridge, as on a host whose daemon.json ovs-mesh keeps. The
    * host record then states that ovs-mesh did not create the bridge, so `reset` leaves it to
@@ -54,17 +81,24 @@ export async function converge(
       "net.ipv4.conf.all.send_redirects",
       `net.ipv4.conf.${cluster.linuxBridge}.send_redirects`,
     ];
+    const target = managementTarget(paths.ovsRunDir, cluster.ovsBridge);
+    const known = options.known;
+    const earlyDump =
+      known === undefined ? startFlowDump(target, paths.ovsRunDir, cluster.ovsBridge) : undefined;
     const [ovs, linux] = await Promise.all([
       readOvs(client, cluster.ovsBridge),
-      readLinux({ sysctlKeys, chains: { filter: [FORWARD_CHAIN], nat: [NAT_CHAIN] } }),
+      known?.linux ??
+        readLinux({ sysctlKeys, chains: { filter: [FORWARD_CHAIN], nat: [NAT_CHAIN] } }),
     ]);
     const facts: HostFacts = {
       datapathTypes: usableDatapaths(ovs.datapathTypes),
       underlayMtu: cluster.underlayMtu ?? underlayMtu(linux, self.underlayIp),
     };
     const desired = planHost(cluster, hostName, facts);
-    const target = managementTarget(paths.ovsRunDir, cluster.ovsBridge);
-    const flows = ovs.bridge === undefined ? [] : await dumpFlows(target);
+    let flows: Flow[] = [];
+    if (ovs.bridge !== undefined) {
+      flows = known?.flows ?? (await finishFlowDump(earlyDump, target));
+    }
     const actual: ActualHost = { ovs, flows, linux };
     const steps = diffHost(desired, actual);
 
@@ -80,12 +114,57 @@ export async function converge(
         }
       }
     }
-    return { desired, steps, ovsdbRequests: client.requestCount - requestsBefore };
+    const changedLinux = steps.some((step) => step.kind === "linux");
+    return {
+      desired,
+      steps,
+      ovsdbRequests: client.requestCount - requestsBefore,
+      known: options.dryRun
+        ? undefined
+        : { flows: desired.flows, linux: changedLinux ? undefined : linux },
+    };
   } finally {
     if (options.client === undefined) {
       client.close();
     }
   }
+}
+
+/** Outcome of a flow dump started before it was known whether the bridge exists. */
+type FlowDump = { flows: Flow[] } | { error: unknown };
+
+/**
+ * Starts dumping the bridge's rules when its OpenFlow socket exists, so that the dump runs
+ * beside the OVSDB and Linux reads. The outcome is captured, because a failure matters only
+ * if the bridge turns out to exist.
+ */
+function startFlowDump(
+  target: string,
+  ovsRunDir: string,
+  bridge: string,
+): Promise<FlowDump> | undefined {
+  if (!existsSync(join(ovsRunDir, `${bridge}.mgmt`))) {
+    return undefined;
+  }
+  return dumpFlows(target).then(
+    (flows) => ({ flows }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+/** Returns the rules of an existing bridge from the early dump, or dumps them now. */
+async function finishFlowDump(
+  early: Promise<FlowDump> | undefined,
+  target: string,
+): Promise<Flow[]> {
+  if (early === undefined) {
+    return dumpFlows(target);
+  }
+  const outcome = await early;
+  if ("error" in outcome) {
+    throw outcome.error;
+  }
+  return outcome.flows;
 }
 
 /**
