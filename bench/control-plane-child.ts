@@ -5,7 +5,7 @@
  * `ovs-mesh apply` and the agent, and prints the measurements as one JSON object.
  */
 import { countSpawns, takeSpawnCounts } from "./spawn-count.js";
-import { converge } from "../src/agent/converge.js";
+import { converge, type KnownHost } from "../src/agent/converge.js";
 import { resetHost } from "../src/agent/reset.js";
 import type { HostPaths } from "../src/agent/paths.js";
 import type { TunnelMode } from "../src/plan/cluster.js";
@@ -39,41 +39,80 @@ export interface PeerCountFigures {
   full: ReconcileFigures;
   /** A second reconcile right after the full one, which must find nothing to do. */
   noop: ReconcileFigures;
+  /** One more peer and one fewer again, reading the whole host as `apply` and a resync do. */
   add?: ReconcileFigures;
   remove?: ReconcileFigures;
+  /** The same from the last reconcile's known state, as the agent does on a store change. */
+  addKnown?: ReconcileFigures;
+  removeKnown?: ReconcileFigures;
 }
 
-async function measure(peers: number, request: ControlPlaneRequest): Promise<ReconcileFigures> {
+interface Measured {
+  figures: ReconcileFigures;
+  known: KnownHost | undefined;
+}
+
+async function measure(
+  peers: number,
+  request: ControlPlaneRequest,
+  known?: KnownHost,
+): Promise<Measured> {
   const cluster = syntheticCluster(peers + 1, request.mode);
   takeSpawnCounts();
   const started = performance.now();
-  const result = await converge(cluster, syntheticHost(0).name, request.paths, { dryRun: false });
+  const result = await converge(cluster, syntheticHost(0).name, request.paths, {
+    dryRun: false,
+    known,
+  });
   const milliseconds = performance.now() - started;
-  return {
+  const figures = {
     milliseconds,
     ovsdbRequests: result.ovsdbRequests,
     programs: takeSpawnCounts(),
     steps: result.steps.length,
     flows: result.desired.flows.length,
   };
+  return { figures, known: result.known };
+}
+
+/** Reads the whole host and fails unless it is converged for `peers` peers. */
+async function checkConverged(
+  peers: number,
+  request: ControlPlaneRequest,
+): Promise<KnownHost | undefined> {
+  const { figures, known } = await measure(peers, request);
+  if (figures.steps !== 0) {
+    throw new Error(`a reconcile with ${peers} peers found ${figures.steps} steps, not 0`);
+  }
+  return known;
 }
 
 async function measurePeerCount(
   peers: number,
   request: ControlPlaneRequest,
 ): Promise<PeerCountFigures> {
-  const full = await measure(peers, request);
-  const noop = await measure(peers, request);
+  const full = (await measure(peers, request)).figures;
+  const noop = (await measure(peers, request)).figures;
   if (noop.steps !== 0) {
     throw new Error(`a second reconcile with ${peers} peers found ${noop.steps} steps, not 0`);
   }
-  const figures: PeerCountFigures = { peers, full, noop };
+  const result: PeerCountFigures = { peers, full, noop };
+
   if (peers === request.incrementalAt) {
-    figures.add = await measure(peers + 1, request);
-    figures.remove = await measure(peers, request);
+    result.add = (await measure(peers + 1, request)).figures;
+    result.remove = (await measure(peers, request)).figures;
+
+    // Each change from a known state is checked by a reconcile that reads everything.
+    let known = await checkConverged(peers, request);
+    const added = await measure(peers + 1, request, known);
+    result.addKnown = added.figures;
+    known = await checkConverged(peers + 1, request);
+    const removed = await measure(peers, request, known);
+    result.removeKnown = removed.figures;
+    await checkConverged(peers, request);
   }
   await resetHost(request.paths);
-  return figures;
+  return result;
 }
 
 async function main(): Promise<void> {

@@ -25,8 +25,8 @@ type Section = (typeof SECTIONS)[number];
 
 const USAGE = `Usage: npm run bench [-- --quick] [-- --only SECTIONS] [-- --out FILE] [-- --json FILE]
 
-  --quick          fewer and shorter runs (under 10 minutes on 2 cores); skips 5000 peers and
-                   adds at most 200 ports the manual way, extrapolating the rest
+  --quick          fewer and shorter runs (under 10 minutes on 2 cores); skips 5000 peers, and
+                   times 100 manual add-port calls one by one and samples larger bridges
   --only LIST      comma-separated sections to run: ${SECTIONS.join(", ")} (default all)
   --out FILE       report to write (default docs/benchmarks.md)
   --json FILE      also write the raw figures as JSON`;
@@ -35,7 +35,8 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --only SECTIONS] [-- --out 
 function settingsFor(quick: boolean) {
   return {
     peerCounts: quick ? [10, 100, 1000] : [10, 100, 1000, 5000],
-    manualPorts: quick ? 200 : 1000,
+    manualPorts: quick ? 100 : 1000,
+    manualSamplePoints: quick ? [250, 500, 1000, 2000] : [2000, 3500, 5000],
     planningRepeats: quick ? 3 : 7,
     convergenceRepeats: quick ? 1 : 3,
     dataRounds: quick ? 3 : 5,
@@ -85,7 +86,8 @@ async function main(): Promise<number> {
     machine: await describeMachine(),
     settings: {
       "control plane: peer counts": settings.peerCounts.join(", "),
-      "manual method: ports added for real": String(settings.manualPorts),
+      "manual method: ports added one by one": String(settings.manualPorts),
+      "manual method: bridge sizes sampled": settings.manualSamplePoints.join(", "),
       "planning: repeats": String(settings.planningRepeats),
       "convergence: joins and leaves per lab": String(settings.convergenceRepeats),
       "data plane: rounds x seconds per test": `${settings.dataRounds} x ${settings.dataSeconds} s (after 1 s left out)`,
@@ -100,6 +102,7 @@ async function main(): Promise<number> {
         peerCounts: settings.peerCounts,
         incrementalAt: 1000,
         manualPorts: settings.manualPorts,
+        manualSamplePoints: settings.manualSamplePoints,
         manualTargets: [10, 100, 1000, 5000],
         onProgress: progress,
       });
