@@ -16,10 +16,10 @@ export interface RemoveHostOptions {
 }
 
 /**
- * Removes a host from a lab whose hosts run agents, as an operator retires a machine: stops
- * its agent with SIGTERM, runs `ovs-mesh leave` on it (which frees its subnet in the store
- * and removes what ovs-mesh created there), removes the machine, and waits until every
- * remaining agent has dropped the host.
+ * Removes a host from a lab whose hosts run agents, as an operator retires a machine. It stops
+ * the agent with SIGTERM and runs `ovs-mesh leave` on the host, which frees the subnet in the
+ * store and removes what ovs-mesh created there. Then it removes the machine and waits until
+ * every remaining agent has dropped the host.
  */
 export async function removeHost(
   name: string,

@@ -237,8 +237,8 @@ test("etcd outage of 30 s loses no packets", async () => {
   const newcomer = grown.hosts[grown.hosts.length - 1];
   assert.ok(newcomer);
   // The new host claimed the subnet that host2 freed, so its container has the address that
-  // host2's had. Peers' kernels keep host2's MAC address for it in their docker0 neighbor
-  // tables until the entry fails its probes, about 5 to 8 s with Linux's defaults.
+  // host2's had, with a new MAC address. The agents flush their neighbor entries of that
+  // subnet; the deadline leaves room for the first ARP exchange through the new tunnels.
   for (const peer of grown.hosts.filter((entry) => entry !== newcomer)) {
     const source = peer.containers[0];
     const destination = newcomer.containers[0];
