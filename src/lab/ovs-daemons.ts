@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { access, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { run, type RunResult } from "../host/exec.js";
 import { LabError } from "./errors.js";
@@ -53,27 +53,52 @@ export function vsctl(host: LabHost, args: readonly string[]): Promise<RunResult
 }
 
 /**
- * Creates a lab host's database and starts its ovsdb-server and ovs-vswitchd inside the
- * host's namespace. Calls `onStarted` after each daemon so that the caller can record the
- * pid before the next step can fail.
+ * Creates a lab host's database, unless it exists, and starts its ovsdb-server and
+ * ovs-vswitchd inside the host's namespace. Calls `onStarted` after each daemon so that the
+ * caller can record the pid before the next step can fail.
  */
 export async function startOvs(
   host: LabHost,
   onStarted: (daemon: OvsDaemon, pid: number) => Promise<void>,
 ): Promise<void> {
   await mkdir(host.runDirectory, { recursive: true, mode: 0o755 });
-  await run(["ovsdb-tool", "create", host.dbFile, VSWITCH_SCHEMA]);
+  // A restarted host keeps its database, as a real host keeps /etc/openvswitch/conf.db.
+  if (!(await fileExists(host.dbFile))) {
+    await run(["ovsdb-tool", "create", host.dbFile, VSWITCH_SCHEMA]);
+  }
 
-  // --detach returns once the daemon is ready and has written its pidfile. Each daemon gets
-  // the default unixctl socket, RUNDIR/NAME.PID.ctl, which is where `ovs-appctl` looks.
-  await startDaemon(host, OVSDB_SERVER, [host.dbFile, `--remote=punix:${host.dbSocket}`]);
-  await onStarted(OVSDB_SERVER, await daemonPid(host, OVSDB_SERVER));
+  await onStarted(OVSDB_SERVER, await startOvsDaemon(host, OVSDB_SERVER));
   await vsctl(host, ["--no-wait", "init"]);
+  await onStarted(OVS_VSWITCHD, await startOvsDaemon(host, OVS_VSWITCHD));
+}
 
+/**
+ * Starts one OVS daemon of a lab host inside the host's namespace and returns its pid; the
+ * database must exist. Used by {@link startOvs}, and on its own to restart a daemon that died.
+ */
+export async function startOvsDaemon(host: LabHost, daemon: OvsDaemon): Promise<number> {
   // --disable-system: the lab's machines have no OVS kernel module, and a failed probe of the
   // system datapath would only fill the log.
-  await startDaemon(host, OVS_VSWITCHD, [`unix:${host.dbSocket}`, "--disable-system"]);
-  await onStarted(OVS_VSWITCHD, await daemonPid(host, OVS_VSWITCHD));
+  const args =
+    daemon === OVSDB_SERVER
+      ? [host.dbFile, `--remote=punix:${host.dbSocket}`]
+      : [`unix:${host.dbSocket}`, "--disable-system"];
+  // --detach returns once the daemon is ready and has written its pidfile. Each daemon gets
+  // the default unixctl socket, RUNDIR/NAME.PID.ctl, which is where `ovs-appctl` looks.
+  await startDaemon(host, daemon, args);
+  return daemonPid(host, daemon);
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Error && "code" in error && error.code === "ENOENT") {
+      return false;
+    }
+    throw error;
+  }
 }
 
 async function startDaemon(host: LabHost, daemon: OvsDaemon, args: string[]): Promise<void> {
