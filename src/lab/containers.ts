@@ -1,3 +1,4 @@
+import { parseIpv4 } from "../plan/ipv4.js";
 import { innerMtu } from "../plan/mtu.js";
 import { addNamespace, deviceMtu, runIp } from "./namespaces.js";
 import { CONTAINER_DEVICE, containerVeth } from "./names.js";
@@ -32,6 +33,20 @@ export async function ensureDockerBridge(lab: Lab, host: LabHost): Promise<numbe
 }
 
 /**
+ * Returns the MAC address that Docker 20.10 gives a container on its default bridge: 02:42
+ * followed by the four bytes of the IPv4 address. A container that comes back with its
+ * address thus keeps its MAC, and other hosts' neighbor entries for it stay valid.
+ */
+export function containerMac(ip: string): string {
+  const address = parseIpv4(ip);
+  if (address === undefined) {
+    throw new RangeError(`invalid container address ${JSON.stringify(ip)}`);
+  }
+  const bytes = [24, 16, 8, 0].map((shift) => ((address >>> shift) & 0xff).toString(16));
+  return ["02", "42", ...bytes.map((byte) => byte.padStart(2, "0"))].join(":");
+}
+
+/**
  * Creates a container: a namespace with one veth whose other end is a port of the host's
  * docker0, the container's address in the host's subnet, and a default route via the
  * gateway. `mtu` is docker0's MTU, as Docker gives its containers.
@@ -57,6 +72,8 @@ export async function createContainer(
     CONTAINER_DEVICE,
     "mtu",
     String(mtu),
+    "address",
+    containerMac(container.ip),
     "netns",
     container.namespace,
   ]);
