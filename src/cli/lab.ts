@@ -12,6 +12,7 @@ import { DEFAULT_LAB_OPTIONS, MAX_CONTAINERS, MAX_HOSTS } from "../lab/topology.
 import { createLab } from "../lab/up.js";
 import { choiceOption, integerOption, parseOptions } from "./args.js";
 import { UsageError, type Command } from "./command.js";
+import { FAULTS_USAGE, linkSubcommand, restartSubcommand } from "./lab-faults.js";
 import {
   MEMBERS_USAGE,
   STORE_OPTIONS,
@@ -53,6 +54,7 @@ ${STORE_USAGE}
           transfer, and don't-fragment pings of the inner MTU (must pass) and one byte more
           (must fail). Checks N pairs at once (default ${DEFAULT_PARALLEL}). Exit code 0 only when all pass.
 ${MEMBERS_USAGE}
+${FAULTS_USAGE}
   down    Stops the lab's processes, deletes its namespaces and state. Succeeds when the
           lab does not exist.
 
@@ -207,6 +209,8 @@ const SUBCOMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   check,
   add: addSubcommand,
   remove: removeSubcommand,
+  restart: restartSubcommand,
+  link: linkSubcommand,
 };
 
 /** `ovs-mesh lab`: builds, shows, uses, checks and removes local multi-host labs. */
@@ -221,7 +225,7 @@ export const labCommand: Command = {
       throw new UsageError(
         name === undefined
           ? "missing subcommand"
-          : `unknown subcommand ${JSON.stringify(name)}: use up, status, exec, check, add, remove or down`,
+          : `unknown subcommand ${JSON.stringify(name)}: use up, status, exec, check, add, remove, restart, link or down`,
       );
     }
     try {
