@@ -1,7 +1,7 @@
 import { open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { makeDirectory } from "../host/directory.js";
-import { parseCluster, type Cluster } from "../plan/cluster.js";
+import { ConfigError, parseCluster, type Cluster } from "../plan/cluster.js";
 
 const FILE_NAME = "cluster.json";
 
@@ -21,7 +21,21 @@ export async function readCachedCluster(stateDir: string): Promise<Cluster | und
     }
     throw error;
   }
-  return parseCluster(JSON.parse(text), path);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    if (error instanceof SyntaxError) {
+      throw new ConfigError(path, [
+        {
+          path: "(file)",
+          message: `invalid JSON (${error.message}); remove the file, the agent writes it again`,
+        },
+      ]);
+    }
+    throw error;
+  }
+  return parseCluster(value, path);
 }
 
 /** Writes the cluster view atomically. */

@@ -47,6 +47,7 @@ const EXPECTED_ERRORS = new Set([
   "NoStatusError",
   "StatusFileError",
   "DirectoryError",
+  "HostRecordError",
 ]);
 
 /** Runs the command line and returns the process exit code; the only place that catches. */

@@ -16,6 +16,17 @@ export interface HostRecord {
 
 const FILE_NAME = "host.json";
 
+/** A host record that cannot be read: invalid JSON or a wrong shape. */
+export class HostRecordError extends Error {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`${path} is not a valid ovs-mesh host record (${reason}); remove it and run apply again`);
+    this.name = "HostRecordError";
+  }
+}
+
 /** Reads the record; undefined when ovs-mesh never applied a configuration here. */
 export async function readHostRecord(stateDir: string): Promise<HostRecord | undefined> {
   let text: string;
@@ -27,11 +38,18 @@ export async function readHostRecord(stateDir: string): Promise<HostRecord | und
     }
     throw error;
   }
-  const value: unknown = JSON.parse(text);
+  const path = join(stateDir, FILE_NAME);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    if (error instanceof SyntaxError) {
+      throw new HostRecordError(path, `invalid JSON: ${error.message}`);
+    }
+    throw error;
+  }
   if (!isHostRecord(value)) {
-    throw new Error(
-      `${join(stateDir, FILE_NAME)} is not a valid ovs-mesh host record; remove it and run apply again`,
-    );
+    throw new HostRecordError(path, "a field is missing or of the wrong type");
   }
   return value;
 }

@@ -959,6 +959,54 @@ describe("invalid paths on a host without ovs-mesh", () => {
   });
 });
 
+describe("invalid state files", () => {
+  let snapshot: Record<string, string>;
+  before(async () => {
+    snapshot = await hostSnapshot(host0);
+  });
+
+  const records: [string, string, string][] = [
+    ["invalid JSON", "{not json", "invalid JSON"],
+    ["a wrong shape", JSON.stringify({ ovsBridge: 5 }), "a field is missing or of the wrong type"],
+  ];
+  for (const [label, text, reason] of records) {
+    test(`reset rejects a host record with ${label}`, async () => {
+      const stateDir = await mkdtemp(join(files.dir, "state-"));
+      await writeFile(join(stateDir, "host.json"), text);
+      const paths = ["--ovsdb", host0.dbSocket, "--ovs-rundir", host0.runDirectory];
+      const result = await ovsMeshIn(host0, ["reset", ...paths, "--state-dir", stateDir]);
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.ok(
+        result.stderr.includes(
+          `${stateDir}/host.json is not a valid ovs-mesh host record (${reason}`,
+        ),
+        result.stderr,
+      );
+      assert.doesNotMatch(result.stderr, /\n\s+at /, "printed a stack trace");
+    });
+  }
+
+  test("agent rejects a cached view with invalid JSON", async () => {
+    const stateDir = await mkdtemp(join(files.dir, "state-"));
+    await writeFile(join(stateDir, "cluster.json"), "{not json");
+    const result = await ovsMeshIn(host0, [
+      ...["agent", "--ovsdb", host0.dbSocket, "--ovs-rundir", host0.runDirectory],
+      ...["--state-dir", stateDir, "--config", files.cluster, "--host", "host0"],
+      ...["--underlay-ip", "198.18.0.10", "--metrics-address", "off", "--probe-seconds", "0"],
+    ]);
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    assert.ok(
+      result.stderr.includes(`invalid configuration in ${stateDir}/cluster.json`),
+      result.stderr,
+    );
+    assert.doesNotMatch(result.stderr, /\n\s+at /, "printed a stack trace");
+  });
+
+  test("host0 unchanged by invalid state files", async () => {
+    assert.deepEqual(await hostSnapshot(host0), snapshot);
+  });
+});
+
 describe("invalid values in etcd", () => {
   let snapshot: Record<string, string>;
   before(async () => {
