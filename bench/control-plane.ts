@@ -29,7 +29,7 @@ export interface ControlPlaneOptions {
 export interface ManualEstimate {
   ports: number;
   milliseconds: number;
-  /** How the total was obtained: every call timed, or estimated from the cost curve. */
+  /** Origin of the total: every call timed, or read from the cost curve within or beyond it. */
   source: "measured" | "estimated" | "extrapolated";
 }
 
@@ -211,8 +211,13 @@ function sumCost(curve: ManualFigures["costCurve"], from: number, to: number): n
 }
 
 function costAt(curve: ManualFigures["costCurve"], port: number): number {
-  const after = curve.findIndex((point) => point.ports >= port);
-  const index = after <= 0 ? (after === 0 ? 1 : curve.length - 1) : after;
+  // The segment that contains `port`: the first one below the curve, the last one beyond it.
+  let index = curve.findIndex((point) => point.ports >= port);
+  if (index === 0) {
+    index = 1;
+  } else if (index < 0) {
+    index = curve.length - 1;
+  }
   const left = curve[index - 1];
   const right = curve[index];
   if (left === undefined || right === undefined) {

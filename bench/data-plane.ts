@@ -177,6 +177,27 @@ export async function measureSeries(
 }
 
 /**
+ * Makes every frame reach the OVS lab hosts through ovs-vswitchd. A lab host's eth0 is a port
+ * of br-phy, but the kernel still receives its frames too. By default it answers ARP requests for br-phy's
+ * address on eth0 with eth0's MAC, so a peer's kernel may send to that MAC, and the host's
+ * kernel then takes the frames straight from eth0, skipping OVS. With arp_ignore=8 eth0
+ * answers no ARP, peers learn br-phy's MAC, and the kernel drops the copies it sees on eth0
+ * as frames for another host. Tunnel traffic is not affected, because OVS resolves tunnel
+ * next hops through br-phy itself.
+ */
+export async function receiveThroughOvs(bed: DataPlaneBed): Promise<void> {
+  for (const host of bed.labs.flatMap((lab) => lab.hosts)) {
+    await runIn(host.namespace, ["sysctl", "-q", "-w", "net.ipv4.conf.eth0.arp_ignore=8"]);
+    await runIp(host.namespace, ["neighbour", "flush", "dev", PHYSICAL_BRIDGE]);
+    await runIp(host.namespace, ["neighbour", "flush", "dev", "eth0"]);
+  }
+  for (const path of bed.paths.filter((candidate) => candidate.datapath !== "kernel")) {
+    await path.prepare?.();
+    await warmUp(path.client, path.server);
+  }
+}
+
+/**
  * Lets the hosts of a lab without tunnels route each other's container subnets over
  * br-phy: each host forwards and has a route to the other's subnet via its underlay IP.
  */

@@ -13,11 +13,16 @@ import { measureAgent } from "./agent-footprint.js";
 import { runCleanup } from "./cleanup.js";
 import { measureControlPlane } from "./control-plane.js";
 import { measureConvergence } from "./convergence.js";
-import { buildDataPlane, measureSeries } from "./data-plane.js";
+import {
+  buildDataPlane,
+  measureSeries,
+  receiveThroughOvs,
+  type PathFigures,
+} from "./data-plane.js";
 import { sweepLabs } from "./labs.js";
 import { describeMachine, loadAverage } from "./machine.js";
 import { measurePlanning } from "./planning.js";
-import { renderReport, type BenchResults } from "./report.js";
+import { renderReport, type BenchResults, type DataPlaneSeries } from "./report.js";
 import { sweepLeftovers } from "./sandbox.js";
 
 const SECTIONS = ["control", "planning", "convergence", "dataplane", "agent"] as const;
@@ -39,7 +44,7 @@ function settingsFor(quick: boolean) {
     manualSamplePoints: quick ? [250, 500, 1000, 2000] : [2000, 3500, 5000],
     planningRepeats: quick ? 3 : 7,
     convergenceRepeats: quick ? 1 : 3,
-    dataRounds: quick ? 3 : 5,
+    dataRounds: quick ? 4 : 5,
     dataSeconds: quick ? 2 : 5,
     pings: quick ? 10 : 20,
     agentIdleSeconds: quick ? 15 : 30,
@@ -124,23 +129,19 @@ async function main(): Promise<number> {
     }
     if (sections.has("dataplane")) {
       const bed = await buildDataPlane(progress);
-      const figures = await measureSeries(bed.paths, {
+      const series = {
         rounds: settings.dataRounds,
         seconds: settings.dataSeconds,
         omitSeconds: 1,
         pings: settings.pings,
         onProgress: progress,
-      });
-      results.dataPlane = {
-        paths: bed.paths,
-        series: [
-          {
-            name: "Default settings",
-            description: "The labs as `ovs-mesh lab up` builds them.",
-            figures,
-          },
-        ],
       };
+      const before = await measureSeries(bed.paths, series);
+      progress("data plane: eth0 of every OVS lab host stops answering ARP");
+      await receiveThroughOvs(bed);
+      const ovsPaths = bed.paths.filter((path) => path.datapath !== "kernel");
+      const after = await measureSeries(ovsPaths, series);
+      results.dataPlane = { paths: bed.paths, series: dataPlaneSeries(before, after) };
     }
     if (sections.has("agent")) {
       results.agent = await measureAgent({
@@ -169,6 +170,33 @@ async function main(): Promise<number> {
     progress(`wrote ${values.json}`);
   }
   return 0;
+}
+
+function dataPlaneSeries(before: PathFigures[], after: PathFigures[]): DataPlaneSeries[] {
+  return [
+    {
+      name: "Labs as `ovs-mesh lab up` builds them",
+      description: [
+        "Here a lab host's kernel may answer ARP for its underlay address on eth0, the port of",
+        "br-phy, with eth0's MAC. A peer that learned that MAC sends host traffic to it, and the",
+        "receiving kernel takes those frames straight from eth0: the underlay then crosses OVS",
+        "only on the sending host, while tunnel traffic crosses OVS on both hosts. So this",
+        "underlay figure is not yet the same datapath as the overlay.",
+      ].join(" "),
+      figures: before,
+    },
+    {
+      name: "Every frame through OVS on both hosts (eth0 answers no ARP)",
+      description: [
+        "The same labs after `sysctl net.ipv4.conf.eth0.arp_ignore=8` and a flush of the",
+        "neighbour tables in every lab host. Peers now learn br-phy's MAC, the kernel drops",
+        "the copies of frames it sees on eth0, and host-to-host traffic crosses the netdev",
+        "datapath on both hosts, as tunnel traffic does. This underlay is the 100 % of the",
+        "80 % target. The kernel's own paths do not change and are not measured again.",
+      ].join(" "),
+      figures: after,
+    },
+  ];
 }
 
 function parseSections(only: string | undefined): Set<Section> {

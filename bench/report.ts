@@ -17,12 +17,12 @@ import { median } from "./stats.js";
 /** A data-plane series: the figures of every path under one configuration. */
 export interface DataPlaneSeries {
   name: string;
-  /** What was changed for this series, for the report. */
+  /** Description of the configuration of this series, for the report. */
   description: string;
   figures: PathFigures[];
 }
 
-/** Everything that one run measured; a section is undefined when it was not run. */
+/** Everything that one run measured. A section is undefined when it was not run. */
 export interface BenchResults {
   quick: boolean;
   command: string;
@@ -330,30 +330,36 @@ function renderDataPlane(data: BenchResults["dataPlane"]): string {
     "median of the sender's retransmitted segments.",
     "",
     "This kernel has no Open vSwitch module, so every lab host runs OVS's userspace (netdev)",
-    "datapath: each packet crosses ovs-vswitchd's main thread on the sending and on the",
+    "datapath: a tunnel packet crosses ovs-vswitchd's main thread on the sending and on the",
     "receiving host, and with veth and tap ports no thread polls, so one CPU thread per host",
-    'forwards everything. "The same datapath" therefore means the underlay measured through',
-    "br-phy of a lab host: the host's address sits on br-phy, so host-to-host traffic crosses",
-    "the netdev datapath exactly once per host, as tunnel traffic does. That path",
-    `(\`${OVS_UNDERLAY_PATH}\`) is the 100 % for the 80 % target. The routed path without a`,
-    "tunnel (a lab with no ovs-mesh whose hosts route each other's container subnet via br-phy)",
-    "adds the container's veth and docker0 and shows what the tunnel itself costs. The",
-    "kernel's own devices (veth, Linux bridge, the VXLAN device that flannel uses) are built",
-    "in namespaces of the benchmark as a reference; their ratios are against the kernel",
-    "underlay.",
+    'forwards everything. "The same datapath" therefore means host-to-host traffic over the',
+    "underlay addresses, which sit on br-phy, crossing the netdev datapath once on each host",
+    `as tunnel traffic does. That path (\`${OVS_UNDERLAY_PATH}\`) in the last series below is`,
+    "the 100 % for the 80 % target. The routed path without a tunnel (a lab without ovs-mesh",
+    "whose hosts route each other's container subnet via br-phy) adds the container's veth and",
+    "docker0 and shows what the tunnel itself costs. The kernel's own devices (veth, Linux",
+    "bridge, the VXLAN device that flannel uses) are built in namespaces of the benchmark as a",
+    "reference, and their ratios are against the kernel underlay.",
     "",
   ];
-  for (const series of data.series) {
-    sections.push(renderSeries(data.paths, series));
+  const kernelUnderlay = median(
+    data.series[0]?.figures.find((f) => f.id === KERNEL_UNDERLAY_PATH)?.throughput ?? [],
+  );
+  for (const [index, series] of data.series.entries()) {
+    const isReference = index === data.series.length - 1;
+    sections.push(renderSeries(data.paths, series, kernelUnderlay, isReference));
   }
   return sections.join("\n");
 }
 
-function renderSeries(paths: readonly DataPath[], series: DataPlaneSeries): string {
+function renderSeries(
+  paths: readonly DataPath[],
+  series: DataPlaneSeries,
+  kernelUnderlay: number,
+  isReference: boolean,
+): string {
   const byId = new Map(series.figures.map((f) => [f.id, f]));
-  const reference = (id: string) => median(byId.get(id)?.throughput ?? []);
-  const ovsUnderlay = reference(OVS_UNDERLAY_PATH);
-  const kernelUnderlay = reference(KERNEL_UNDERLAY_PATH);
+  const ovsUnderlay = median(byId.get(OVS_UNDERLAY_PATH)?.throughput ?? []);
   const rows: string[][] = [];
   const targets: string[][] = [];
   for (const path of paths) {
@@ -396,9 +402,14 @@ function renderSeries(paths: readonly DataPath[], series: DataPlaneSeries): stri
       rows,
     ),
     "",
-    "Target: overlay throughput at least 80 % of the underlay through the same datapath.",
+    isReference
+      ? "Target: overlay throughput at least 80 % of the underlay through the same datapath."
+      : "Ratios to this series' underlay, which skips OVS on the receiving host (not the target's reference):",
     "",
-    table(["path", "of the underlay through br-phy", "met"], targets),
+    table(
+      ["path", "of the underlay through br-phy", isReference ? "met" : "80 % reached"],
+      targets,
+    ),
     "",
   ].join("\n");
 }
