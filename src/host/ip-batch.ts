@@ -11,6 +11,9 @@ export type IpChange = Exclude<LinuxChange, { kind: "sysctl" } | { table: string
 const MIN_MTU = 68;
 const MAX_MTU = 65535;
 
+/** A MAC address as `ip` takes it: six hex bytes separated by colons. */
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
 /** Throws a RangeError for a change with an invalid interface name, address, route or MTU. */
 export function checkIpChange(change: IpChange): void {
   const devices =
@@ -27,6 +30,11 @@ export function checkIpChange(change: IpChange): void {
     }
   }
 
+  if (change.kind === "create-bridge" && change.mac !== undefined && !MAC.test(change.mac)) {
+    throw new RangeError(
+      `create-bridge: invalid MAC address ${JSON.stringify(change.mac)} for ${change.name}: use six hex bytes such as 02:6d:0a:f0:01:01`,
+    );
+  }
   if (change.kind === "set-mtu" && !isMtu(change.mtu)) {
     throw new RangeError(
       `set-mtu: invalid MTU ${change.mtu} for ${change.device}: use a whole number from ${MIN_MTU} to ${MAX_MTU}`,
@@ -93,7 +101,8 @@ function batchLine(change: IpChange, snapshot: IpSnapshot): string | undefined {
       const existing = snapshot.links[change.name];
       if (existing === undefined) {
         snapshot.links[change.name] = { kind: "bridge" };
-        return `link add ${change.name} type bridge`;
+        const mac = change.mac === undefined ? "" : ` address ${change.mac}`;
+        return `link add ${change.name}${mac} type bridge`;
       }
       if (existing.kind !== "bridge") {
         throw new Error(

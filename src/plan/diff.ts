@@ -60,7 +60,7 @@ export function diffHost(desired: DesiredHost, actual: ActualHost): Step[] {
 }
 
 function diffLinuxBridge(desired: DesiredHost, actual: LinuxActual): LinuxChange[] {
-  const { bridge, mtu, address } = desired.linux;
+  const { bridge, mtu, address, mac } = desired.linux;
   const link = actual.links[bridge];
   const changes: LinuxChange[] = [];
   if (link !== undefined && link.kind !== "bridge") {
@@ -69,7 +69,7 @@ function diffLinuxBridge(desired: DesiredHost, actual: LinuxActual): LinuxChange
     );
   }
   if (link === undefined) {
-    changes.push({ kind: "create-bridge", name: bridge });
+    changes.push({ kind: "create-bridge", name: bridge, mac });
   }
   if (link?.mtu !== mtu) {
     changes.push({ kind: "set-mtu", device: bridge, mtu });

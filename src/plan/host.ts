@@ -54,6 +54,7 @@ export function planHost(cluster: Cluster, hostName: string, facts: HostFacts): 
     linux: {
       bridge: cluster.linuxBridge,
       address: gatewayCidr(self),
+      mac: bridgeMac(self),
       mtu,
       route: cluster.range,
       sysctls: {
@@ -116,6 +117,23 @@ export function gatewayCidr(host: HostSpec): string {
     throw new RangeError(`invalid subnet ${JSON.stringify(host.subnet)} of ${host.name}`);
   }
   return `${formatIpv4(gatewayAddress(subnet))}/${subnet.length}`;
+}
+
+/**
+ * Returns the MAC address of the host's Linux bridge: 02:6d, a locally administered prefix,
+ * then the four bytes of the gateway address. A bridge without a MAC of its own takes the
+ * lowest MAC of its ports, so re-creating br0 could change the gateway's MAC and leave
+ * every container with a stale neighbor entry for its gateway. Docker's bridge driver sets
+ * docker0's MAC for the same reason.
+ */
+export function bridgeMac(host: HostSpec): string {
+  const subnet = parseCidr(host.subnet);
+  if (subnet === undefined) {
+    throw new RangeError(`invalid subnet ${JSON.stringify(host.subnet)} of ${host.name}`);
+  }
+  const gateway = gatewayAddress(subnet);
+  const bytes = [24, 16, 8, 0].map((shift) => ((gateway >>> shift) & 0xff).toString(16));
+  return ["02", "6d", ...bytes.map((byte) => byte.padStart(2, "0"))].join(":");
 }
 
 /** Accepts forwarded traffic inside the cluster range, even where FORWARD's policy is DROP. */

@@ -60,6 +60,8 @@ export interface LinuxState {
   bridge: string;
   /** Gateway address with prefix length, such as "10.240.1.1/24". */
   address: string;
+  /** MAC address that the bridge gets when ovs-mesh creates it, such as "02:6d:0a:f0:01:01". */
+  mac: string;
   mtu: number;
   /** Cluster range routed through the Linux bridge. */
   route: string;
@@ -118,7 +120,7 @@ export interface OvsActual {
 /** One change to the Linux side of a host. */
 export type LinuxChange =
   | { kind: "sysctl"; key: string; value: string }
-  | { kind: "create-bridge"; name: string }
+  | { kind: "create-bridge"; name: string; mac?: string }
   | { kind: "delete-bridge"; name: string }
   | { kind: "set-mtu"; device: string; mtu: number }
   | { kind: "set-master"; device: string; master: string }
