@@ -13,10 +13,12 @@ import { stringify } from "yaml";
 
 import { run } from "../src/host/exec.js";
 import { inNamespace } from "../src/lab/namespaces.js";
+import { loadLab } from "../src/lab/state.js";
 import { readProcess, stopProcess } from "../src/lab/processes.js";
 import type { HostSpec } from "../src/plan/cluster.js";
 import { onCleanup } from "./cleanup.js";
 import { SYNTHETIC_RANGE, syntheticHost } from "./fixtures.js";
+import { BENCH_LAB_ROOT } from "./labs.js";
 import { createNamespace, startOvsInstance, type OvsInstance } from "./sandbox.js";
 
 /** Settings of {@link measureAgent}. */
@@ -256,15 +258,26 @@ async function sample(
   label: string,
   during: () => Promise<unknown>,
 ): Promise<Usage> {
+  const reconciles = () => agent.events.filter((event) => event.event === "reconcile").length;
+  return sampleProcess(agent.pid, ticksPerSecond, label, reconciles, during);
+}
+
+async function sampleProcess(
+  pid: number,
+  ticksPerSecond: number,
+  label: string,
+  countReconciles: () => number | Promise<number>,
+  during: () => Promise<unknown>,
+): Promise<Usage> {
   // Writing 5 to clear_refs resets the peak RSS (VmHWM) of the process to its current RSS.
-  await writeFile(`/proc/${agent.pid}/clear_refs`, "5");
-  const reconcilesBefore = agent.events.filter((event) => event.event === "reconcile").length;
-  const ticksBefore = await cpuTicks(agent.pid);
+  await writeFile(`/proc/${pid}/clear_refs`, "5");
+  const reconcilesBefore = await countReconciles();
+  const ticksBefore = await cpuTicks(pid);
   const started = performance.now();
   await during();
   const seconds = (performance.now() - started) / 1000;
-  const cpuSeconds = ((await cpuTicks(agent.pid)) - ticksBefore) / ticksPerSecond;
-  const memory = await memoryOf(agent.pid);
+  const cpuSeconds = ((await cpuTicks(pid)) - ticksBefore) / ticksPerSecond;
+  const memory = await memoryOf(pid);
   return {
     label,
     seconds,
@@ -272,9 +285,35 @@ async function sample(
     cpuPercent: (100 * cpuSeconds) / seconds,
     rssBytes: memory.rss,
     peakRssBytes: memory.peak,
-    reconciles:
-      agent.events.filter((event) => event.event === "reconcile").length - reconcilesBefore,
+    reconciles: (await countReconciles()) - reconcilesBefore,
   };
+}
+
+/**
+ * Measures the idle agent of host0 in a running lab whose hosts run agents, where every peer
+ * is real and replies to the probes.
+ */
+export async function measureLabAgent(labName: string, seconds: number): Promise<Usage> {
+  const lab = await loadLab(labName, BENCH_LAB_ROOT);
+  const host = lab.hosts[0];
+  const pid = host?.agent?.pid;
+  if (host === undefined || host.agent === undefined || pid === null || pid === undefined) {
+    throw new Error(`lab ${labName} has no running agent on its first host`);
+  }
+  const logFile = host.agent.logFile;
+  const countReconciles = async () =>
+    (await readFile(logFile, "utf8"))
+      .split("\n")
+      .filter((line) => line.includes('"event":"reconcile"')).length;
+  const ticksPerSecond = Number((await run(["getconf", "CLK_TCK"])).stdout.trim());
+  const peers = lab.hosts.length - 1;
+  return sampleProcess(
+    pid,
+    ticksPerSecond,
+    `idle in lab ${labName}, etcd store, default probes, ${peers} peers that reply`,
+    countReconciles,
+    () => sleep(seconds * 1000),
+  );
 }
 
 /**

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { format, resolveConfig } from "prettier";
 
-import { measureAgent } from "./agent-footprint.js";
+import { measureAgent, measureLabAgent } from "./agent-footprint.js";
 import { runCleanup } from "./cleanup.js";
 import { measureControlPlane } from "./control-plane.js";
 import { measureConvergence } from "./convergence.js";
@@ -151,6 +151,10 @@ async function main(): Promise<number> {
         burstPerHost: settings.burstPerHost,
         onProgress: progress,
       });
+      if (results.convergence !== undefined) {
+        progress(`agent: idle in lab b-conv-10, ${settings.agentIdleSeconds} s`);
+        results.agent.usages.push(await measureLabAgent("b-conv-10", settings.agentIdleSeconds));
+      }
     }
   } finally {
     const errors = await runCleanup();
