@@ -9,20 +9,21 @@ bash scripts/install-deps.sh
 npx tsc -p tsconfig.json
 
 name=demo
-if bin/ovs-mesh lab status --name "$name" >/dev/null 2>&1; then
-  echo "Removing the previous demo lab"
-  bin/ovs-mesh lab down --name "$name"
-fi
-
 docker=(--docker)
 args=()
 for arg in "$@"; do
-  if [[ "$arg" == --no-docker ]]; then
-    docker=()
-  else
-    args+=("$arg")
-  fi
+  case "$arg" in
+    --no-docker) docker=() ;;
+    --name | --name=*)
+      echo "demo: the demo lab is always named $name; run 'bin/ovs-mesh lab up --name NAME' for another lab" >&2
+      exit 2
+      ;;
+    *) args+=("$arg") ;;
+  esac
 done
+
+# A previous demo lab, healthy or half built, is replaced.
+bin/ovs-mesh lab down --name "$name" >/dev/null
 
 bin/ovs-mesh lab up --name "$name" "${docker[@]}" "${args[@]}"
 bin/ovs-mesh lab status --name "$name"

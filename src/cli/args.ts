@@ -16,9 +16,31 @@ export function parseOptions<T extends Options>(
     return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (error) {
     if (error instanceof TypeError) {
-      throw new UsageError(error.message);
+      throw new UsageError(describeParseError(error, args));
     }
     throw error;
+  }
+}
+
+/** Rewrites node's parseArgs errors into one short sentence that names the option. */
+function describeParseError(error: TypeError, args: string[]): string {
+  const code = (error as TypeError & { code?: string }).code;
+  const option = /'(-{1,2}[^' ]+)/.exec(error.message)?.[1] ?? "";
+  switch (code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown option ${option}`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
+      const index = args.indexOf(option);
+      const next = index >= 0 ? args[index + 1] : undefined;
+      if (next !== undefined && next.startsWith("-")) {
+        return `${option} needs a value, found ${JSON.stringify(next)}; write ${option}=${next} if that is the value`;
+      }
+      return `${option} needs a value`;
+    }
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return `unexpected argument ${JSON.stringify(/'([^']*)'/.exec(error.message)?.[1] ?? "")}`;
+    default:
+      return error.message;
   }
 }
 

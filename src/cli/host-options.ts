@@ -9,20 +9,26 @@ export const HOST_OPTIONS = {
   "state-dir": { type: "string" },
 } as const;
 
-export const HOST_OPTIONS_USAGE = `  --ovsdb SOCKET      ovsdb-server's unix socket (default ${DEFAULT_PATHS.ovsdbSocket})
-  --ovs-rundir DIR    ovs-vswitchd's run directory with BRIDGE.mgmt (default ${DEFAULT_PATHS.ovsRunDir})
-  --state-dir DIR     where ovs-mesh records what it created (default ${DEFAULT_PATHS.stateDir})`;
+export const HOST_OPTIONS_USAGE = `  --ovsdb SOCKET      ovsdb-server's unix socket (default $OVS_RUNDIR/db.sock when
+                      OVS_RUNDIR is set, else ${DEFAULT_PATHS.ovsdbSocket})
+  --ovs-rundir DIR    ovs-vswitchd's run directory with BRIDGE.mgmt (default $OVS_RUNDIR,
+                      else ${DEFAULT_PATHS.ovsRunDir})
+  --state-dir DIR     where ovs-mesh records what it created (default $OVS_MESH_STATE_DIR,
+                      else ${DEFAULT_PATHS.stateDir})`;
 
-/** Builds host paths from parsed options, with Debian's defaults. */
-export function hostPaths(values: {
-  ovsdb?: string;
-  "ovs-rundir"?: string;
-  "state-dir"?: string;
-}): HostPaths {
+/**
+ * Builds host paths from parsed options. Absent options fall back to the environment, as the
+ * OVS tools do with OVS_RUNDIR, and then to Debian's defaults.
+ */
+export function hostPaths(
+  values: { ovsdb?: string; "ovs-rundir"?: string; "state-dir"?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): HostPaths {
+  const runDir = env.OVS_RUNDIR || undefined;
   return {
-    ovsdbSocket: values.ovsdb ?? DEFAULT_PATHS.ovsdbSocket,
-    ovsRunDir: values["ovs-rundir"] ?? DEFAULT_PATHS.ovsRunDir,
-    stateDir: values["state-dir"] ?? DEFAULT_PATHS.stateDir,
+    ovsdbSocket: values.ovsdb ?? (runDir ? `${runDir}/db.sock` : DEFAULT_PATHS.ovsdbSocket),
+    ovsRunDir: values["ovs-rundir"] ?? runDir ?? DEFAULT_PATHS.ovsRunDir,
+    stateDir: values["state-dir"] ?? (env.OVS_MESH_STATE_DIR || DEFAULT_PATHS.stateDir),
   };
 }
 

@@ -106,13 +106,26 @@ async function up(args: string[]): Promise<number> {
     tunnel: choiceOption(values.tunnel, "tunnel", TUNNEL_TYPES, defaults.tunnel),
     mode: choiceOption(values.mode, "mode", TUNNEL_MODES, defaults.mode),
   };
-  const lab = await createLab(options, {
-    configure: values["no-apply"] !== true,
-    retain: values.retain === true,
-    docker: values.docker === true,
-    store: storeChoice(values),
-    onProgress: printProgress,
-  });
+  // An interrupted build leaves namespaces and daemons behind; say how to remove them.
+  const onInterrupt = () => {
+    process.stderr.write(
+      `\nlab up interrupted: lab ${options.name} is half built; remove it with 'ovs-mesh lab down --name ${options.name}'\n`,
+    );
+    process.exit(130);
+  };
+  process.once("SIGINT", onInterrupt);
+  let lab;
+  try {
+    lab = await createLab(options, {
+      configure: values["no-apply"] !== true,
+      retain: values.retain === true,
+      docker: values.docker === true,
+      store: storeChoice(values),
+      onProgress: printProgress,
+    });
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
   process.stdout.write(
     `lab ${lab.name} is ready: ${lab.hosts.length} ${lab.hosts.length === 1 ? "host" : "hosts"}, ${lab.tunnel} tunnels in ${lab.mode} mode. ` +
       `Next: 'ovs-mesh lab status --name ${lab.name}', 'ovs-mesh lab check --name ${lab.name}'\n`,

@@ -1,12 +1,13 @@
 import { CommandError } from "../host/exec.js";
 import { ConfigError } from "../plan/cluster.js";
+import { PlanError } from "../plan/host.js";
 import { UsageError, type Command } from "./command.js";
 import { commands } from "./commands.js";
 
 /**
  * Exit codes: 0 success; 1 a failure while doing the work (an external command, the store,
- * a check that found problems); 2 a wrong command line or invalid configuration, in which
- * case nothing on the host was changed.
+ * a check that found problems); 2 a wrong command line, invalid configuration, or a cluster
+ * that cannot be planned for this host, in which case nothing on the host was changed.
  */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -32,7 +33,6 @@ function overview(): string {
  * printed with its stack.
  */
 const EXPECTED_ERRORS = new Set([
-  "PlanError",
   "OvsdbError",
   "OvsdbConnectionError",
   "OvsChangeError",
@@ -74,7 +74,15 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`ovs-mesh ${command.name}: ${error.message}\n\n${command.usage}\n`);
+      process.stderr.write(
+        `ovs-mesh ${command.name}: ${error.message}\n` +
+          `Run 'ovs-mesh ${command.name} --help' for its options.\n`,
+      );
+      return EXIT_USAGE;
+    }
+    if (error instanceof PlanError) {
+      // Nothing was changed: the cluster does not fit this host (not a member, MTU, datapath).
+      process.stderr.write(`ovs-mesh ${command.name}: ${error.message}\n`);
       return EXIT_USAGE;
     }
     if (error instanceof ConfigError) {

@@ -5,7 +5,7 @@ import { ovsMeshBinary } from "./configure.js";
 import { dockerAgentOptions } from "./docker-hosts.js";
 import { LabError } from "./errors.js";
 import { runIn } from "./namespaces.js";
-import { ovsEnvironment } from "./ovs-daemons.js";
+import { ovsEnvironment, hostStateDirectory } from "./ovs-daemons.js";
 import {
   findDaemon,
   readPidfile,
@@ -29,11 +29,6 @@ export function planAgent(host: LabHost): LabAgent {
     pidFile: join(host.runDirectory, "agent.pid"),
     logFile: join(host.runDirectory, "agent.log"),
   };
-}
-
-/** State directory of ovs-mesh on a lab host, where `apply` and the agent keep their records. */
-export function hostStateDirectory(host: LabHost): string {
-  return join(host.runDirectory, "ovs-mesh");
 }
 
 /** Options that point ovs-mesh at a lab host's own OVS daemons and state directory. */

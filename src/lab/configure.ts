@@ -1,9 +1,8 @@
 import { rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { runIn } from "./namespaces.js";
-import { ovsEnvironment } from "./ovs-daemons.js";
+import { hostStateDirectory, ovsEnvironment } from "./ovs-daemons.js";
 import type { Lab, LabHost } from "./lab.js";
 import { clusterDocument } from "./topology.js";
 
@@ -41,7 +40,7 @@ export function applyCommand(lab: Lab, host: LabHost): string[] {
     host.runDirectory,
     // Each lab host keeps its own record of what apply created, as separate machines would.
     "--state-dir",
-    join(host.runDirectory, "ovs-mesh"),
+    hostStateDirectory(host),
   ];
 }
 

@@ -22,16 +22,24 @@ export const OVS_VSWITCHD = "ovs-vswitchd";
 export const OVS_DAEMONS = [OVSDB_SERVER, OVS_VSWITCHD] as const;
 export type OvsDaemon = (typeof OVS_DAEMONS)[number];
 
+/** State directory of ovs-mesh on a lab host, where `apply` and the agent keep their records. */
+export function hostStateDirectory(host: LabHost): string {
+  return join(host.runDirectory, "ovs-mesh");
+}
+
 /**
- * Environment that points the OVS programs at a lab host's own daemons. With OVS_RUNDIR set,
- * `ovs-vsctl` connects to RUNDIR/db.sock, `ovs-ofctl` to RUNDIR/BRIDGE.mgmt, and `ovs-appctl`
- * reads RUNDIR/ovs-vswitchd.pid and connects to RUNDIR/ovs-vswitchd.PID.ctl.
+ * Environment that points the OVS programs and ovs-mesh at a lab host's own daemons. With
+ * OVS_RUNDIR set, `ovs-vsctl` connects to RUNDIR/db.sock, `ovs-ofctl` to RUNDIR/BRIDGE.mgmt,
+ * and `ovs-appctl` reads RUNDIR/ovs-vswitchd.pid and connects to RUNDIR/ovs-vswitchd.PID.ctl.
+ * ovs-mesh takes its OVS defaults from OVS_RUNDIR too, and its state directory from
+ * OVS_MESH_STATE_DIR.
  */
 export function ovsEnvironment(host: LabHost): Record<string, string> {
   return {
     OVS_RUNDIR: host.runDirectory,
     OVS_DBDIR: host.runDirectory,
     OVS_LOGDIR: host.runDirectory,
+    OVS_MESH_STATE_DIR: hostStateDirectory(host),
   };
 }
 

@@ -1,7 +1,8 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { readHostRecord } from "../host/state-file.js";
-import { hostStateDirectory, stopAgent } from "./agents.js";
+import { stopAgent } from "./agents.js";
+import { hostStateDirectory } from "./ovs-daemons.js";
 import { waitForConvergence } from "./agent-wait.js";
 import { configureHost } from "./configure.js";
 import { LabError } from "./errors.js";

@@ -1,6 +1,7 @@
 import {
   containsAddress,
   containsNetwork,
+  overlaps,
   parseCidr,
   parseIpv4,
   type Ipv4Network,
@@ -180,6 +181,23 @@ class Checker {
   }
 }
 
+/**
+ * IPv4 blocks that are neither host addresses nor routable between hosts (RFC 6890):
+ * "this network", loopback, link-local, multicast and the reserved block with broadcast.
+ */
+const SPECIAL_PURPOSE: readonly [string, Ipv4Network][] = [
+  ["0.0.0.0/8 (this network)", { base: 0, length: 8 }],
+  ["127.0.0.0/8 (loopback)", { base: 127 * 2 ** 24, length: 8 }],
+  ["169.254.0.0/16 (link-local)", { base: 169 * 2 ** 24 + 254 * 2 ** 16, length: 16 }],
+  ["224.0.0.0/4 (multicast)", { base: 224 * 2 ** 24, length: 4 }],
+  ["240.0.0.0/4 (reserved, with the broadcast address)", { base: 240 * 2 ** 24, length: 4 }],
+];
+
+/** Names the special-purpose block that a network overlaps, or undefined. */
+function specialPurpose(network: Ipv4Network): string | undefined {
+  return SPECIAL_PURPOSE.find(([, block]) => overlaps(block, network))?.[0];
+}
+
 function describe(value: unknown): string {
   if (value === undefined) {
     return "nothing";
@@ -260,10 +278,18 @@ function checkSettings(
     }
   }
 
-  if (range && subnetLength !== undefined && subnetLength <= range.length) {
+  const lengthFits = !(range && subnetLength !== undefined && subnetLength <= range.length);
+  if (!lengthFits) {
     checker.report(
       join(path, "subnetLength"),
-      `subnet length /${subnetLength} must be longer than the range's /${range.length}, so that the range holds several host subnets`,
+      `subnet length /${subnetLength} must be longer than the range's /${range?.length}, so that the range holds several host subnets`,
+    );
+  }
+  const special = range ? specialPurpose(range) : undefined;
+  if (special) {
+    checker.report(
+      join(path, "range"),
+      `range ${String(object.range)} overlaps ${special}, which cannot carry container traffic: pick a private range such as 10.240.0.0/16`,
     );
   }
   if (
@@ -280,6 +306,8 @@ function checkSettings(
 
   if (
     range === undefined ||
+    !lengthFits ||
+    special !== undefined ||
     subnetLength === undefined ||
     tunnel === undefined ||
     mode === undefined ||
@@ -355,6 +383,14 @@ function checkHost(
         `subnet ${String(object.subnet)} has length /${subnet.length}, but the cluster uses /${settings.subnetLength}: use a /${settings.subnetLength}`,
       );
     }
+  }
+  const specialUnderlay =
+    underlay === undefined ? undefined : specialPurpose({ base: underlay, length: 32 });
+  if (specialUnderlay) {
+    checker.report(
+      join(path, "underlayIp"),
+      `underlay IP ${String(object.underlayIp)} is in ${specialUnderlay}: use the host's unicast address on the physical network`,
+    );
   }
   if (range && settings && underlay !== undefined && containsAddress(range, underlay)) {
     checker.report(

@@ -24,7 +24,7 @@ export function parseClusterText(text: string, source: string): Cluster {
       source,
       document.errors.map((error) => ({
         path: `line ${error.linePos?.[0]?.line ?? "?"}`,
-        message: `invalid YAML: ${error.message.split("\n")[0] ?? error.code}; fix the syntax`,
+        message: `invalid YAML: ${yamlReason(error.message)}; fix the syntax`,
       })),
     );
   }
@@ -42,4 +42,10 @@ export function parseClusterText(text: string, source: string): Cluster {
     throw error;
   }
   return parseCluster(value, source);
+}
+
+/** The first line of a YAML parser message, without the position that the path already gives. */
+function yamlReason(message: string): string {
+  const first = message.split("\n")[0] ?? message;
+  return first.replace(/ at line \d+, column \d+:?$/, "");
 }

@@ -46,6 +46,26 @@ const badInputs: [string, Mutation, string, RegExp][] = [
   ["range missing", (c) => delete c.range, "range", /expected a non-empty string/],
   ["subnet length too long", (c) => (c.subnetLength = 31), "subnetLength", /from 1 to 30/],
   ["subnet length not above range", (c) => (c.subnetLength = 16), "subnetLength", /must be longer/],
+  ["range in loopback", (c) => (c.range = "127.0.0.0/16"), "range", /127\.0\.0\.0\/8 \(loopback\)/],
+  ["range in multicast", (c) => (c.range = "224.1.0.0/16"), "range", /multicast/],
+  [
+    "underlay IP broadcast",
+    (c) => (host(c, 0).underlayIp = "255.255.255.255"),
+    "hosts[0].underlayIp",
+    /reserved/,
+  ],
+  [
+    "underlay IP unspecified",
+    (c) => (host(c, 0).underlayIp = "0.0.0.0"),
+    "hosts[0].underlayIp",
+    /this network/,
+  ],
+  [
+    "underlay IP loopback",
+    (c) => (host(c, 0).underlayIp = "127.0.0.1"),
+    "hosts[0].underlayIp",
+    /loopback/,
+  ],
   ["subnet length a string", (c) => (c.subnetLength = "24"), "subnetLength", /integer/],
   [
     "tunnel unknown",
@@ -170,6 +190,16 @@ test("parseCluster names the duplicate by its index in the file", () => {
       problem.startsWith("hosts[2].name: name host0 is also used by hosts[1]"),
     ),
     JSON.stringify(problems),
+  );
+});
+
+test("parseCluster skips host checks after a bad subnet length", () => {
+  const cluster = validCluster();
+  cluster.subnetLength = 8;
+  const problems = problemsOf(cluster);
+  assert.deepEqual(
+    problems.map((problem) => problem.split(":")[0]),
+    ["subnetLength"],
   );
 });
 
