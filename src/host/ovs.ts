@@ -13,60 +13,40 @@ import {
   type TunnelPort,
 } from "../plan/state.js";
 import {
-  OvsdbError,
   fromOvsdbIntegerMap,
-  fromOvsdbSet,
   fromOvsdbStringMap,
-  fromOvsdbUuid,
   toOvsdbMap,
   toOvsdbSet,
   type OvsdbAtom,
   type OvsdbClient,
   type OvsdbCondition,
-  type OvsdbOperation,
-  type OvsdbResult,
   type OvsdbValue,
 } from "./ovsdb.js";
 
-const DATABASE = "Open_vSwitch";
+import {
+  OVS_DATABASE,
+  byName,
+  mainInterface,
+  portsOf,
+  readInventory,
+  type BridgeRow,
+  type Inventory,
+  type PortRow,
+} from "./ovs-inventory.js";
+import {
+  DEFAULT_APPLY_TIMEOUT_MS,
+  OvsApplyTimeoutError,
+  OvsChangeError,
+  Transaction,
+  commitAndWait,
+  type OvsApplyOptions,
+} from "./ovs-transaction.js";
+
+export { DEFAULT_APPLY_TIMEOUT_MS, OvsApplyTimeoutError, OvsChangeError, type OvsApplyOptions };
+
 const MARK = toOvsdbMap({ [OWNER_KEY]: OWNER_VALUE });
 const IS_MARKED: OvsdbCondition = ["external_ids", "includes", MARK];
 const EMPTY_SET: OvsdbValue = ["set", []];
-/** Default milliseconds that {@link applyOvs} and {@link removeManaged} wait for ovs-vswitchd. */
-export const DEFAULT_APPLY_TIMEOUT_MS = 30_000;
-
-/** Options for {@link applyOvs} and {@link removeManaged}. */
-export interface OvsApplyOptions {
-  /** Milliseconds to wait for ovs-vswitchd to apply the committed change. */
-  timeoutMs?: number;
-}
-
-/** A change that the driver rejects, because its object is not ovs-mesh's or OVSDB failed it. */
-export class OvsChangeError extends Error {
-  constructor(
-    readonly change: OvsChange,
-    reason: string,
-  ) {
-    super(`${change.kind}: ${reason}`);
-    this.name = "OvsChangeError";
-  }
-}
-
-/** ovs-vswitchd did not reach the configuration that a committed transaction asked for. */
-export class OvsApplyTimeoutError extends Error {
-  constructor(
-    readonly nextCfg: number,
-    readonly timeoutMs: number,
-  ) {
-    super(
-      `ovs-vswitchd did not apply the change within ${timeoutMs} ms (cur_cfg did not reach ` +
-        `next_cfg ${nextCfg}); the database holds the change, so check that ovs-vswitchd ` +
-        `is running and connected to this database`,
-    );
-    this.name = "OvsApplyTimeoutError";
-  }
-}
-
 /** Counters and BFD state of one interface, as ovs-vswitchd reports them. */
 export interface InterfaceStats {
   /** Undefined when ovs-vswitchd has not reported the counter (yet). */
@@ -76,40 +56,6 @@ export interface InterfaceStats {
   txBytes: number | undefined;
   /** Interface bfd_status column, such as `{ state: "up" }`; empty when BFD is off. */
   bfdStatus: Record<string, string>;
-}
-
-interface BridgeRow {
-  uuid: string;
-  name: string;
-  marked: boolean;
-  datapathType: string;
-  failMode: string;
-  portUuids: string[];
-}
-
-interface PortRow {
-  uuid: string;
-  name: string;
-  marked: boolean;
-  externalIds: Record<string, string>;
-  interfaceUuids: string[];
-}
-
-interface InterfaceRow {
-  name: string;
-  type: string;
-  options: Record<string, string>;
-  bfd: Record<string, string>;
-  externalIds: Record<string, string>;
-  mtuRequest: number | undefined;
-}
-
-/** The rows of the four tables that the driver looks at, read in one transaction. */
-interface Inventory {
-  datapathTypes: string[];
-  bridges: BridgeRow[];
-  ports: Map<string, PortRow>;
-  interfaces: Map<string, InterfaceRow>;
 }
 
 /** Reads the bridge named `bridgeName`, its tunnel ports and the datapath types, in one request. */
@@ -413,7 +359,7 @@ export async function readInterfaceStats(
     return {};
   }
   const results = await client.transact(
-    DATABASE,
+    OVS_DATABASE,
     names.map((name) => ({
       op: "select",
       table: "Interface",
@@ -438,215 +384,6 @@ export async function readInterfaceStats(
     };
   }
   return stats;
-}
-
-/**
- * Operations of one transaction, each remembered with the change it belongs to and, for
- * preconditions, the message to report when it fails.
- */
-class Transaction {
-  readonly operations: OvsdbOperation[] = [];
-  readonly sources: (OvsChange | undefined)[] = [];
-  readonly failureMessages = new Map<number, string>();
-  /** The change that the next operations belong to. */
-  source: OvsChange | undefined;
-  #nextRowName = 1;
-
-  add(operation: OvsdbOperation): void {
-    this.operations.push(operation);
-    this.sources.push(this.source);
-  }
-
-  /** Adds an insert and returns the reference to the new row for later operations. */
-  insert(table: string, row: Record<string, OvsdbValue>): OvsdbValue {
-    const name = `row${this.#nextRowName++}`;
-    this.add({ op: "insert", table, row, "uuid-name": name });
-    return ["named-uuid", name];
-  }
-
-  /** Adds a precondition: a row matching `where` exists, or the whole transaction aborts. */
-  requireRow(table: string, where: OvsdbCondition[], failureMessage: string): void {
-    // With timeout 0 a wait fails at once; "!=" with no rows means "at least one row matches".
-    this.add({ op: "wait", timeout: 0, table, where, columns: ["name"], until: "!=", rows: [] });
-    this.explainLast(failureMessage);
-  }
-
-  /** Sets the message reported when the last operation fails. */
-  explainLast(failureMessage: string): void {
-    this.failureMessages.set(this.operations.length - 1, failureMessage);
-  }
-}
-
-/**
- * Commits the transaction with next_cfg raised by one, then waits until ovs-vswitchd reports
- * that value in cur_cfg, as `ovs-vsctl` does without --no-wait.
- */
-async function commitAndWait(
-  client: OvsdbClient,
-  transaction: Transaction,
-  options: OvsApplyOptions,
-): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS;
-  transaction.source = undefined;
-  transaction.add({
-    op: "mutate",
-    table: "Open_vSwitch",
-    where: [],
-    mutations: [["next_cfg", "+=", 1]],
-  });
-  transaction.add({ op: "select", table: "Open_vSwitch", where: [], columns: ["next_cfg"] });
-
-  let results: OvsdbResult[];
-  try {
-    results = await client.transact(DATABASE, transaction.operations);
-  } catch (error) {
-    throw explainFailure(error, transaction);
-  }
-  const nextCfg = results.at(-1)?.rows?.[0]?.next_cfg;
-  if (typeof nextCfg !== "number") {
-    throw new Error(
-      "the Open_vSwitch table has no row, so the database was never initialized; " +
-        "run `ovs-vsctl init` or start Open vSwitch with its service script",
-    );
-  }
-
-  const wait: OvsdbOperation = {
-    op: "wait",
-    timeout: timeoutMs,
-    table: "Open_vSwitch",
-    where: [["cur_cfg", ">=", nextCfg]],
-    columns: ["cur_cfg"],
-    until: "!=",
-    rows: [],
-  };
-  try {
-    // ovsdb-server delays the reply to a wait until its condition is true or its timeout ends,
-    // so this is one request. The client waits a little longer than the server.
-    await client.transact(DATABASE, [wait], { timeoutMs: timeoutMs + 5_000 });
-  } catch (error) {
-    if (error instanceof OvsdbError && error.error === "timed out") {
-      throw new OvsApplyTimeoutError(nextCfg, timeoutMs);
-    }
-    throw error;
-  }
-}
-
-/** Names the change behind a failed operation, with the precondition's message if it has one. */
-function explainFailure(error: unknown, transaction: Transaction): unknown {
-  if (!(error instanceof OvsdbError) || error.operationIndex === undefined) {
-    return error;
-  }
-  const source = transaction.sources[error.operationIndex];
-  const message = transaction.failureMessages.get(error.operationIndex);
-  if (source === undefined) {
-    return error;
-  }
-  if (message !== undefined && error.error === "timed out") {
-    return new OvsChangeError(source, message);
-  }
-  return new OvsChangeError(source, error.message);
-}
-
-async function readInventory(client: OvsdbClient): Promise<Inventory> {
-  const [system, bridges, ports, interfaces] = await client.transact(DATABASE, [
-    { op: "select", table: "Open_vSwitch", where: [], columns: ["datapath_types"] },
-    {
-      op: "select",
-      table: "Bridge",
-      where: [],
-      columns: ["_uuid", "name", "datapath_type", "fail_mode", "ports", "external_ids"],
-    },
-    {
-      op: "select",
-      table: "Port",
-      where: [],
-      columns: ["_uuid", "name", "interfaces", "external_ids"],
-    },
-    {
-      op: "select",
-      table: "Interface",
-      where: [],
-      columns: ["_uuid", "name", "type", "options", "bfd", "external_ids", "mtu_request"],
-    },
-  ]);
-
-  const datapathTypes = system?.rows?.[0]?.datapath_types;
-  const inventory: Inventory = {
-    datapathTypes:
-      datapathTypes === undefined ? [] : fromOvsdbSet(datapathTypes, "datapath_types").map(String),
-    bridges: (bridges?.rows ?? []).map(bridgeRow).sort(byName),
-    ports: new Map(),
-    interfaces: new Map(),
-  };
-  for (const row of ports?.rows ?? []) {
-    const port = portRow(row);
-    inventory.ports.set(port.uuid, port);
-  }
-  for (const row of interfaces?.rows ?? []) {
-    inventory.interfaces.set(fromOvsdbUuid(row._uuid, "Interface _uuid"), interfaceRow(row));
-  }
-  return inventory;
-}
-
-function bridgeRow(row: Record<string, unknown>): BridgeRow {
-  const externalIds = fromOvsdbStringMap(row.external_ids, "Bridge external_ids");
-  return {
-    uuid: fromOvsdbUuid(row._uuid, "Bridge _uuid"),
-    name: String(row.name),
-    marked: externalIds[OWNER_KEY] === OWNER_VALUE,
-    datapathType: String(row.datapath_type),
-    failMode: fromOvsdbSet(row.fail_mode, "Bridge fail_mode").map(String)[0] ?? "",
-    portUuids: fromOvsdbSet(row.ports, "Bridge ports").map((v) => fromOvsdbUuid(v, "Bridge ports")),
-  };
-}
-
-function portRow(row: Record<string, unknown>): PortRow {
-  const externalIds = fromOvsdbStringMap(row.external_ids, "Port external_ids");
-  return {
-    uuid: fromOvsdbUuid(row._uuid, "Port _uuid"),
-    name: String(row.name),
-    marked: externalIds[OWNER_KEY] === OWNER_VALUE,
-    externalIds,
-    interfaceUuids: fromOvsdbSet(row.interfaces, "Port interfaces").map((value) =>
-      fromOvsdbUuid(value, "Port interfaces"),
-    ),
-  };
-}
-
-function interfaceRow(row: Record<string, unknown>): InterfaceRow {
-  const mtu = fromOvsdbSet(row.mtu_request, "Interface mtu_request")[0];
-  return {
-    name: String(row.name),
-    type: String(row.type),
-    options: fromOvsdbStringMap(row.options, "Interface options"),
-    bfd: fromOvsdbStringMap(row.bfd, "Interface bfd"),
-    externalIds: fromOvsdbStringMap(row.external_ids, "Interface external_ids"),
-    mtuRequest: typeof mtu === "number" ? mtu : undefined,
-  };
-}
-
-/** Returns the bridge's ports sorted by name, skipping UUIDs without a row. */
-function portsOf(bridge: BridgeRow, inventory: Inventory): PortRow[] {
-  return bridge.portUuids
-    .map((uuid) => inventory.ports.get(uuid))
-    .filter((port): port is PortRow => port !== undefined)
-    .sort(byName);
-}
-
-/** Orders rows by name in code-unit order, like Array.prototype.sort() on strings. */
-function byName(a: { name: string }, b: { name: string }): number {
-  if (a.name === b.name) {
-    return 0;
-  }
-  return a.name < b.name ? -1 : 1;
-}
-
-/** Finds the interface named like its port, the only one on ports that ovs-mesh creates. */
-function mainInterface(port: PortRow, inventory: Inventory): InterfaceRow | undefined {
-  const interfaces = port.interfaceUuids
-    .map((uuid) => inventory.interfaces.get(uuid))
-    .filter((iface): iface is InterfaceRow => iface !== undefined);
-  return interfaces.find((iface) => iface.name === port.name) ?? interfaces[0];
 }
 
 function bridgeColumns(settings: BridgeSettings): Record<string, OvsdbValue> {
