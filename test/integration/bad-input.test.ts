@@ -300,13 +300,13 @@ function commandCases(): CommandCase[] {
       label: "apply with an unknown option",
       args: ["apply", ...HOST0, "--config", cluster, "--host", "host0", "--force"],
       code: 2,
-      message: "Unknown option '--force'",
+      message: "unknown option --force",
     },
     {
       label: "apply with an extra argument",
       args: ["apply", ...HOST0, "--config", cluster, "--host", "host0", "now"],
       code: 2,
-      message: "Unexpected argument 'now'",
+      message: 'unexpected argument "now"',
     },
     {
       label: "apply with a missing file",
@@ -323,13 +323,13 @@ function commandCases(): CommandCase[] {
     {
       label: "apply for a non-member",
       args: ["apply", ...HOST0, "--config", cluster, "--host", "host9"],
-      code: 1,
+      code: 2,
       message: 'host "host9" is not a member',
     },
     {
       label: "apply with a hostile host name",
       args: ["apply", ...HOST0, "--config", cluster, "--host", "$(reboot)"],
-      code: 1,
+      code: 2,
       message: 'host "$(reboot)" is not a member',
     },
     {
@@ -354,19 +354,19 @@ function commandCases(): CommandCase[] {
       label: "plan with a value missing",
       args: ["plan", ...HOST0, "--config", cluster, "--host"],
       code: 2,
-      message: "'--host <value>' argument missing",
+      message: "--host needs a value",
     },
     {
       label: "reset with an extra argument",
       args: ["reset", ...HOST0, "everything"],
       code: 2,
-      message: "Unexpected argument 'everything'",
+      message: 'unexpected argument "everything"',
     },
     {
       label: "reset with an unknown option",
       args: ["reset", ...HOST0, "--all"],
       code: 2,
-      message: "Unknown option '--all'",
+      message: "unknown option --all",
     },
     {
       label: "agent without a store",
@@ -657,13 +657,13 @@ function commandCases(): CommandCase[] {
       label: "status with an unknown option",
       args: ["status", ...HOST0, "--all"],
       code: 2,
-      message: "Unknown option '--all'",
+      message: "unknown option --all",
     },
     {
       label: "doctor with an unknown option",
       args: ["doctor", ...HOST0, "--fix"],
       code: 2,
-      message: "Unknown option '--fix'",
+      message: "unknown option --fix",
     },
     {
       label: "graph with an unknown format",
@@ -839,8 +839,7 @@ describe("invalid cluster files", () => {
         "--host",
         "host0",
       ]);
-      const expectedCode = configCase.label === "a datapath that OVS lacks" ? 1 : 2;
-      assert.equal(result.code, expectedCode, result.stdout + result.stderr);
+      assert.equal(result.code, 2, result.stdout + result.stderr);
       assert.ok(
         result.stderr.includes(configCase.message),
         `expected ${JSON.stringify(configCase.message)} in: ${result.stderr}`,

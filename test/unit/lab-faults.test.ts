@@ -21,7 +21,7 @@ const USAGE_CASES: [string[], string][] = [
   [["lab", "restart", "--name", "../x", "host0"], 'invalid lab name "../x"'],
   [["lab", "link", "host0"], 'expected HOST and down or up, found ["host0"]'],
   [["lab", "link", "host0", "sideways"], 'invalid link state "sideways": expected down or up'],
-  [["lab", "link", "-x", "down"], "Unknown option '-x'"],
+  [["lab", "link", "-x", "down"], "unknown option -x"],
   [["lab", "link", "$(x)", "down"], 'invalid host name "$(x)"'],
 ];
 
