@@ -26,7 +26,7 @@ export class OvsWatch {
 
   /** Starts connecting in the background; {@link client} waits for the connection. */
   start(): void {
-    this.#connected = this.#connect();
+    // The watch comes first: when it fails (no such directory), no connection is left open.
     this.#runDirWatcher = watch(this.runDir, (_event, file) => {
       if (file?.endsWith(".mgmt")) {
         this.onChange("ovs-vswitchd socket");
@@ -39,6 +39,7 @@ export class OvsWatch {
         error: error.message,
       });
     });
+    this.#connected = this.#connect();
   }
 
   /** The open connection, waiting for it (with retries) if needed. */
@@ -60,6 +61,11 @@ export class OvsWatch {
     while (!this.#stop.signal.aborted) {
       try {
         const client = await OvsdbClient.connect(this.socketPath, { timeoutMs: 10_000 });
+        if (this.#stop.signal.aborted) {
+          // stop() ran while the connection was being made.
+          client.close();
+          return;
+        }
         await client.monitor(
           "Open_vSwitch",
           MONITOR_ID,

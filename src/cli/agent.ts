@@ -9,7 +9,7 @@ import type { ClusterStore } from "../store/store.js";
 import { integerOption, parseOptions, required } from "./args.js";
 import { UsageError, type Command } from "./command.js";
 import { ETCD_OPTIONS, ETCD_USAGE, openEtcdStore, type EtcdOptionValues } from "./etcd-options.js";
-import { HOST_OPTIONS, HOST_OPTIONS_USAGE, hostPaths } from "./host-options.js";
+import { HOST_OPTIONS, HOST_OPTIONS_USAGE, checkOvsRunDir, hostPaths } from "./host-options.js";
 
 const OPTIONS = {
   ...ETCD_OPTIONS,
@@ -105,12 +105,15 @@ async function runAgent(args: string[]): Promise<number> {
   const metricsAddress = values["metrics-address"] ?? DEFAULT_METRICS_ADDRESS;
   const metricsEndpoint = metricsAddress === "off" ? undefined : parseAddress(metricsAddress);
 
+  const paths = hostPaths(values);
+  await checkOvsRunDir(paths);
+
   const store = openStore(values);
   const log = jsonLogger(name);
   const agent = new Agent({
     store,
     join: { name, underlayIp, subnet: values.subnet },
-    paths: hostPaths(values),
+    paths,
     log,
     resyncMs,
     heartbeatMs,
@@ -138,7 +141,15 @@ async function runAgent(args: string[]): Promise<number> {
     process.once("SIGINT", () => resolve("SIGINT"));
   });
   const started = agent.start();
-  const first = await Promise.race([started.then(() => undefined), stopped]);
+  let first: string | undefined;
+  try {
+    first = await Promise.race([started.then(() => undefined), stopped]);
+  } catch (error) {
+    // A start that failed half-way leaves connections open, which would keep the process alive.
+    await agent.stop();
+    server?.close();
+    throw error;
+  }
   const signal = first ?? (await stopped);
   log.info({ event: "signal", signal });
   await agent.stop();

@@ -369,6 +369,15 @@ function commandCases(): CommandCase[] {
       message: "unknown option --all",
     },
     {
+      label: "agent with a missing ovs-rundir",
+      args: [
+        ...["agent", "--ovsdb", join(HOST0_DIR, "db.sock"), "--ovs-rundir", "/nonexistent/run"],
+        ...["--state-dir", join(files.dir, "agent-state"), ...agent, ...self],
+      ],
+      code: 2,
+      message: 'invalid --ovs-rundir "/nonexistent/run": ENOENT',
+    },
+    {
       label: "agent without a store",
       args: ["agent", ...HOST0, ...self, "--metrics-address", "off"],
       code: 2,
