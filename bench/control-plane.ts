@@ -95,8 +95,8 @@ async function runChild(
 }
 
 /**
- * The manual method of the original design: one `ovs-vsctl add-port ... -- set interface
- * ... type=gre options:remote_ip=...` per peer on a netdev bridge. Each call waits, as
+ * The manual method, as an operator sets up a mesh by hand: one `ovs-vsctl add-port ... --
+ * set interface ... type=gre options:remote_ip=...` per peer on a netdev bridge. Each call waits, as
  * ovs-vsctl does by default, until ovs-vswitchd has applied it, and costs more the more
  * ports the bridge has. The first `manualPorts` calls are timed one by one. For larger
  * bridges the bridge is filled in bulk, untimed, and a few single calls are timed at each
@@ -154,7 +154,7 @@ async function measureManual(
     if (measured !== undefined) {
       return { ports: target, milliseconds: measured, source: "measured" };
     }
-    const last = curve.at(-1)?.ports ?? 0;
+    const last = Math.max(options.manualPorts, ...options.manualSamplePoints);
     const total =
       (elapsed[options.manualPorts] ?? 0) + sumCost(curve, options.manualPorts + 1, target);
     return {

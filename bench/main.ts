@@ -43,7 +43,7 @@ function settingsFor(quick: boolean) {
     manualPorts: quick ? 100 : 1000,
     manualSamplePoints: quick ? [250, 500, 1000, 2000] : [2000, 3500, 5000],
     planningRepeats: quick ? 3 : 7,
-    convergenceRepeats: quick ? 1 : 3,
+    convergenceRepeats: 3,
     dataRounds: quick ? 4 : 5,
     dataSeconds: quick ? 2 : 5,
     pings: quick ? 10 : 20,

@@ -195,7 +195,7 @@ function renderControlPlane(figures: ControlPlaneFigures | undefined): string {
     "as the agent does when only the store changed. After each known-state change, a",
     "reconcile that reads everything must find nothing left to do.",
     "",
-    "The manual method is the original design's: one `ovs-vsctl add-port br-manual greN -- set",
+    "The manual method is how an operator builds the mesh by hand: one `ovs-vsctl add-port br-manual greN -- set",
     "interface greN type=gre options:remote_ip=...` per peer on a netdev bridge of the same",
     "instance, each call waiting for ovs-vswitchd as ovs-vsctl does by default. A call costs",
     `more the more ports the bridge has. The first ${figures.manual.measuredPorts} calls are timed one by one`,
