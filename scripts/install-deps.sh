@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(openvswitch-switch openvswitch-common iproute2 iputils-ping iperf3 iptables
-  etcd-server etcd-client docker.io busybox-static procps kmod util-linux ethtool)
+  etcd-server etcd-client docker.io busybox-static procps kmod util-linux ethtool python3)
 
 missing=()
 for p in "${packages[@]}"; do

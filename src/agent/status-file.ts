@@ -1,4 +1,5 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { writeFileAtomic } from "../host/atomic-file.js";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { TUNNEL_MODES, TUNNEL_TYPES, type TunnelMode, type TunnelType } from "../plan/cluster.js";
 
@@ -50,15 +51,13 @@ export function statusFilePath(stateDir: string): string {
 
 /**
  * Writes the status file so that readers see the old or the new file, never a part of one.
- * It is not flushed to disk: the file describes the running agent, and a crash that loses
- * the last write loses nothing that the next round does not write again.
+ * Each write has a temporary file of its own, so that a probe round and a reconcile can
+ * write at the same time.
  */
 export async function writeStatusFile(stateDir: string, status: StatusFile): Promise<void> {
   await mkdir(stateDir, { recursive: true });
   const path = statusFilePath(stateDir);
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(status, null, 2)}\n`, { mode: 0o644 });
-  await rename(temporary, path);
+  await writeFileAtomic(path, `${JSON.stringify(status, null, 2)}\n`);
 }
 
 /** Reads and validates a status file; undefined when it does not exist. */

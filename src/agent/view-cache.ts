@@ -1,4 +1,5 @@
-import { open, readFile, rename } from "node:fs/promises";
+import { writeFileAtomic } from "../host/atomic-file.js";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { makeDirectory } from "../host/directory.js";
 import { ConfigError, parseCluster, type Cluster } from "../plan/cluster.js";
@@ -42,17 +43,9 @@ export async function readCachedCluster(stateDir: string): Promise<Cluster | und
 export async function writeCachedCluster(stateDir: string, cluster: Cluster): Promise<void> {
   await makeDirectory(stateDir);
   const path = join(stateDir, FILE_NAME);
-  const temporary = `${path}.${process.pid}.tmp`;
-  const handle = await open(temporary, "w", 0o644);
-  try {
-    const { underlayMtu, ...rest } = cluster;
-    const document = underlayMtu === undefined ? rest : { ...rest, underlayMtu };
-    await handle.writeFile(`${JSON.stringify(toFileShape(document), null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, path);
+  const { underlayMtu, ...rest } = cluster;
+  const document = underlayMtu === undefined ? rest : { ...rest, underlayMtu };
+  await writeFileAtomic(path, `${JSON.stringify(toFileShape(document), null, 2)}\n`);
 }
 
 /** The cluster in the shape of a cluster file, so that parseCluster reads it back. */

@@ -1,4 +1,5 @@
-import { open, readFile, rename } from "node:fs/promises";
+import { writeFileAtomic } from "./atomic-file.js";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { makeDirectory } from "./directory.js";
 
@@ -74,13 +75,5 @@ function isHostRecord(value: unknown): value is HostRecord {
 export async function writeHostRecord(stateDir: string, record: HostRecord): Promise<void> {
   await makeDirectory(stateDir, 0o755);
   const path = join(stateDir, FILE_NAME);
-  const temporary = `${path}.${process.pid}.tmp`;
-  const handle = await open(temporary, "w", 0o644);
-  try {
-    await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, path);
+  await writeFileAtomic(path, `${JSON.stringify(record, null, 2)}\n`);
 }

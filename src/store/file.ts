@@ -3,7 +3,7 @@ import { basename, dirname } from "node:path";
 import { isSeq } from "yaml";
 import { ConfigError, checkHostName, parseHost, type HostSpec } from "../plan/cluster.js";
 import { allocateSubnet, checkSubnet } from "../plan/ipam.js";
-import { writeFileAtomic } from "./atomic.js";
+import { writeFileAtomic } from "../host/atomic-file.js";
 import { HostNotFoundError, JoinConflictError } from "./errors.js";
 import {
   clusterView,

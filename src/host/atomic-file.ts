@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { open, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { errorCode } from "./lock.js";
 
 /**
  * Replaces the file at `path` with `text`, so that readers see the old or the new contents
@@ -41,7 +40,7 @@ async function currentMode(path: string): Promise<number> {
   try {
     return (await stat(path)).mode & 0o7777;
   } catch (error) {
-    if (errorCode(error) === "ENOENT") {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       return 0o644;
     }
     throw error;
