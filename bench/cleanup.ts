@@ -7,6 +7,12 @@ type UndoAction = { description: string; action: () => Promise<void> };
 
 const actions: UndoAction[] = [];
 let signalsInstalled = false;
+let signalReceived = false;
+
+/** Whether SIGINT or SIGTERM has started the cleanup, so that later failures are expected. */
+export function interrupted(): boolean {
+  return signalReceived;
+}
 
 /** Registers an undo action and returns a function that runs it now and unregisters it. */
 export function onCleanup(description: string, action: () => Promise<void>): () => Promise<void> {
@@ -50,6 +56,7 @@ function installSignalHandlers(): void {
   signalsInstalled = true;
   for (const name of ["SIGINT", "SIGTERM"] as const) {
     process.once(name, () => {
+      signalReceived = true;
       process.stderr.write(`bench: ${name} received, removing what the run created\n`);
       void runCleanup().then((errors) => {
         for (const error of errors) {

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { format, resolveConfig } from "prettier";
 
 import { measureAgent, measureLabAgent } from "./agent-footprint.js";
-import { runCleanup } from "./cleanup.js";
+import { interrupted, runCleanup } from "./cleanup.js";
 import { measureControlPlane } from "./control-plane.js";
 import { measureConvergence } from "./convergence.js";
 import {
@@ -223,8 +223,12 @@ function parseSections(only: string | undefined): Set<Section> {
 try {
   process.exitCode = await main();
 } catch (error) {
-  process.stderr.write(
-    `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  process.exitCode = 1;
+  // After a signal, the cleanup removes namespaces under running tests, which then fail.
+  if (interrupted()) {
+    process.exitCode = 130;
+  } else {
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`bench: ${text}\n`);
+    process.exitCode = 1;
+  }
 }
