@@ -1,5 +1,5 @@
-import { writeFileAtomic } from "../host/atomic-file.js";
-import { mkdir, readFile } from "node:fs/promises";
+import { readFileIfExists, writeFileAtomic } from "../host/atomic-file.js";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { TUNNEL_MODES, TUNNEL_TYPES, type TunnelMode, type TunnelType } from "../plan/cluster.js";
 
@@ -62,14 +62,9 @@ export async function writeStatusFile(stateDir: string, status: StatusFile): Pro
 
 /** Reads and validates a status file; undefined when it does not exist. */
 export async function readStatusFile(path: string): Promise<StatusFile | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      return undefined;
-    }
-    throw error;
+  const text = await readFileIfExists(path);
+  if (text === undefined) {
+    return undefined;
   }
   let value: unknown;
   try {

@@ -1,5 +1,4 @@
-import { writeFileAtomic } from "../host/atomic-file.js";
-import { readFile } from "node:fs/promises";
+import { readFileIfExists, writeFileAtomic } from "../host/atomic-file.js";
 import { join } from "node:path";
 import { makeDirectory } from "../host/directory.js";
 import { ConfigError, parseCluster, type Cluster } from "../plan/cluster.js";
@@ -13,14 +12,9 @@ const FILE_NAME = "cluster.json";
  */
 export async function readCachedCluster(stateDir: string): Promise<Cluster | undefined> {
   const path = join(stateDir, FILE_NAME);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      return undefined;
-    }
-    throw error;
+  const text = await readFileIfExists(path);
+  if (text === undefined) {
+    return undefined;
   }
   let value: unknown;
   try {

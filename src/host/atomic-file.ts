@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { open, rename, rm, stat } from "node:fs/promises";
+import { open, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /**
@@ -42,6 +42,18 @@ async function currentMode(path: string): Promise<number> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       return 0o644;
+    }
+    throw error;
+  }
+}
+
+/** Reads a UTF-8 file; undefined when it does not exist. Other errors are raised. */
+export async function readFileIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      return undefined;
     }
     throw error;
   }

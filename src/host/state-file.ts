@@ -1,5 +1,4 @@
-import { writeFileAtomic } from "./atomic-file.js";
-import { readFile } from "node:fs/promises";
+import { readFileIfExists, writeFileAtomic } from "./atomic-file.js";
 import { join } from "node:path";
 import { makeDirectory } from "./directory.js";
 
@@ -30,16 +29,11 @@ export class HostRecordError extends Error {
 
 /** Reads the record; undefined when ovs-mesh never applied a configuration here. */
 export async function readHostRecord(stateDir: string): Promise<HostRecord | undefined> {
-  let text: string;
-  try {
-    text = await readFile(join(stateDir, FILE_NAME), "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      return undefined;
-    }
-    throw error;
-  }
   const path = join(stateDir, FILE_NAME);
+  const text = await readFileIfExists(path);
+  if (text === undefined) {
+    return undefined;
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
