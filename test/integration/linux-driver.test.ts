@@ -85,7 +85,7 @@ async function readInNamespace(): Promise<ReadResult> {
 async function visibleState(): Promise<string> {
   const outputs = await Promise.all([
     inNamespace(["ip", "link", "show"]),
-    inNamespace(["ip", "address", "show"]),
+    inNamespace(["ip", "-4", "address", "show"]),
     inNamespace(["ip", "-4", "route", "show", "table", "main"]),
     inNamespace(["iptables", "-t", "filter", "-S"]),
     inNamespace(["iptables", "-t", "nat", "-S"]),

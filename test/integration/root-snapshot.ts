@@ -1,7 +1,11 @@
 import { run } from "../../src/host/exec.js";
 
-/** Where the snapshot taken before the suite waits for the comparison after it. */
-export const ROOT_SNAPSHOT_FILE = "/tmp/ovs-mesh-test-root-snapshot.json";
+/**
+ * Where the snapshot taken before the suite waits for the comparison after it. The test
+ * runner starts one process per file, so the runner's pid (the parent of each) keeps two
+ * suites that run at the same time apart.
+ */
+export const ROOT_SNAPSHOT_FILE = `/tmp/ovs-mesh-test-root-snapshot-${process.ppid}.json`;
 
 /**
  * The root network namespace's links, addresses, routes and iptables rules, without
