@@ -41,3 +41,8 @@ export function factor(ratio: number): string {
 export function met(ok: boolean): string {
   return ok ? "yes" : "**no**";
 }
+
+/** Returns a section that this run skipped: its title and a note that it was not run. */
+export function notRun(title: string): string {
+  return `${title}\n\nNot run in this invocation (see \`--only\`).\n`;
+}
