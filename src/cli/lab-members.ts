@@ -6,6 +6,7 @@ import { removeHost } from "../lab/remove.js";
 import { MAX_CONTAINERS, MAX_HOSTS } from "../lab/topology.js";
 import { choiceOption, integerOption, parseOptions } from "./args.js";
 import { UsageError } from "./command.js";
+import { PROGRESS_OPTIONS, progressPrinter } from "./progress.js";
 
 /** Options of `lab up` that give the hosts agents and a store. */
 export const STORE_OPTIONS = {
@@ -67,16 +68,13 @@ function labName(value: string | undefined): string {
   return name;
 }
 
-function printProgress(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
-
 /** `lab add`: adds hosts to a lab whose hosts run agents. */
 export async function addSubcommand(args: string[]): Promise<number> {
   const { values } = parseOptions(args, {
     name: { type: "string" },
     count: { type: "string" },
     containers: { type: "string" },
+    ...PROGRESS_OPTIONS,
   });
   const name = labName(values.name);
   const count = integerOption(values.count, "count", 1, 1, MAX_HOSTS);
@@ -84,7 +82,7 @@ export async function addSubcommand(args: string[]): Promise<number> {
     values.containers === undefined
       ? undefined
       : integerOption(values.containers, "containers", 0, 0, MAX_CONTAINERS);
-  const hosts = await addHosts(name, { count, containers, onProgress: printProgress });
+  const hosts = await addHosts(name, { count, containers, onProgress: progressPrinter(values) });
   const added = hosts.map((host) => `${host.name} (${host.underlayIp}, ${host.subnet})`);
   process.stdout.write(`lab ${name}: added ${added.join(", ")}\n`);
   return 0;
@@ -92,13 +90,17 @@ export async function addSubcommand(args: string[]): Promise<number> {
 
 /** `lab remove HOST`: removes a host from a lab whose hosts run agents. */
 export async function removeSubcommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(args, { name: { type: "string" } }, true);
+  const { values, positionals } = parseOptions(
+    args,
+    { name: { type: "string" }, ...PROGRESS_OPTIONS },
+    true,
+  );
   const [host, ...extra] = positionals;
   if (host === undefined || extra.length > 0) {
     throw new UsageError("expected exactly one host to remove, such as host2");
   }
   const name = labName(values.name);
-  await removeHost(name, host, { onProgress: printProgress });
+  await removeHost(name, host, { onProgress: progressPrinter(values) });
   process.stdout.write(`lab ${name}: removed ${host}\n`);
   return 0;
 }

@@ -12,6 +12,7 @@ import { DEFAULT_LAB_OPTIONS, MAX_CONTAINERS, MAX_HOSTS } from "../lab/topology.
 import { createLab } from "../lab/up.js";
 import { choiceOption, integerOption, parseOptions } from "./args.js";
 import { UsageError, type Command } from "./command.js";
+import { PROGRESS_OPTIONS, PROGRESS_USAGE, progressPrinter } from "./progress.js";
 import { FAULTS_USAGE, linkSubcommand, restartSubcommand } from "./lab-faults.js";
 import {
   MEMBERS_USAGE,
@@ -59,7 +60,10 @@ ${FAULTS_USAGE}
           lab does not exist.
 
 Options of every subcommand:
-  --name NAME   lab name, 1 to 20 lower-case letters, digits and "-" (default "${DEFAULT_LAB_NAME}")`;
+  --name NAME   lab name, 1 to 20 lower-case letters, digits and "-" (default "${DEFAULT_LAB_NAME}")
+
+Options of up, down, add and remove, which print each step with the time since the start:
+${PROGRESS_USAGE}`;
 
 const NAME_OPTION = { name: { type: "string" } } as const;
 
@@ -76,10 +80,6 @@ function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-function printProgress(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
-
 async function up(args: string[]): Promise<number> {
   const { values } = parseOptions(args, {
     ...NAME_OPTION,
@@ -91,6 +91,7 @@ async function up(args: string[]): Promise<number> {
     retain: { type: "boolean" },
     docker: { type: "boolean" },
     ...STORE_OPTIONS,
+    ...PROGRESS_OPTIONS,
   });
   const defaults = DEFAULT_LAB_OPTIONS;
   const options = {
@@ -121,7 +122,7 @@ async function up(args: string[]): Promise<number> {
       retain: values.retain === true,
       docker: values.docker === true,
       store: storeChoice(values),
-      onProgress: printProgress,
+      onProgress: progressPrinter(values),
     });
   } finally {
     process.off("SIGINT", onInterrupt);
@@ -134,8 +135,8 @@ async function up(args: string[]): Promise<number> {
 }
 
 async function down(args: string[]): Promise<number> {
-  const { values } = parseOptions(args, NAME_OPTION);
-  const report = await destroyLab(labName(values.name), { onProgress: printProgress });
+  const { values } = parseOptions(args, { ...NAME_OPTION, ...PROGRESS_OPTIONS });
+  const report = await destroyLab(labName(values.name), { onProgress: progressPrinter(values) });
   process.stdout.write(`${formatDown(report)}\n`);
   return 0;
 }
