@@ -5,18 +5,20 @@ import { basename, dirname, join } from "node:path";
 /**
  * Replaces the file at `path` with `text`, so that readers see the old or the new contents
  * and never a part. The text goes to a temporary file in the same directory, which is
- * flushed to disk and renamed over `path`. Then the directory is flushed too. The file
- * keeps its permission bits.
+ * flushed to disk and renamed over `path`. Then the directory is flushed too. The file gets
+ * `mode`, or keeps its permission bits when `mode` is absent (0o644 for a new file).
  */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+export async function writeFileAtomic(path: string, text: string, mode?: number): Promise<void> {
   const directory = dirname(path);
   const temporary = join(directory, `.${basename(path)}.tmp-${process.pid}-${randomUUID()}`);
-  const mode = await currentMode(path);
+  const bits = mode ?? (await fileMode(path));
 
   try {
-    const handle = await open(temporary, "wx", mode);
+    const handle = await open(temporary, "wx", bits);
     try {
       await handle.writeFile(text, "utf8");
+      // open() applies the umask to the mode, so the bits are set again here.
+      await handle.chmod(bits);
       await handle.sync();
     } finally {
       await handle.close();
@@ -36,7 +38,8 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   }
 }
 
-async function currentMode(path: string): Promise<number> {
+/** Returns the permission bits of a file, or 0o644 when it does not exist. */
+export async function fileMode(path: string): Promise<number> {
   try {
     return (await stat(path)).mode & 0o7777;
   } catch (error) {

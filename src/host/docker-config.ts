@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { open, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { realpath } from "node:fs/promises";
+import { dirname } from "node:path";
 import {
   containsNetwork,
   formatCidr,
@@ -10,6 +9,7 @@ import {
   type Ipv4Network,
 } from "../plan/ipv4.js";
 import { MIN_INNER_MTU } from "../plan/mtu.js";
+import { fileMode, readFileIfExists, writeFileAtomic } from "./atomic-file.js";
 import { makeDirectory } from "./directory.js";
 
 /** Docker's daemon configuration file on a standard installation. */
@@ -187,7 +187,7 @@ export async function writeDockerConfig(options: DockerConfigOptions): Promise<D
   const daemonJsonPath = await resolveLink(options.daemonJsonPath ?? DEFAULT_DAEMON_JSON);
   const envFilePath = options.envFilePath ?? DEFAULT_ENV_FILE;
 
-  const existing = await readOptional(daemonJsonPath);
+  const existing = await readFileIfExists(daemonJsonPath);
   const merge = mergeDaemonJson(existing, subnet, options.innerMtu, daemonJsonPath);
 
   let backupPath: string | undefined;
@@ -195,15 +195,15 @@ export async function writeDockerConfig(options: DockerConfigOptions): Promise<D
     const mode = await fileMode(daemonJsonPath);
     if (existing !== undefined) {
       backupPath = `${daemonJsonPath}${BACKUP_SUFFIX}`;
-      await writeFileAtomic(backupPath, existing, mode);
+      await writeInDirectory(backupPath, existing, mode);
     }
-    await writeFileAtomic(daemonJsonPath, merge.text, mode);
+    await writeInDirectory(daemonJsonPath, merge.text, mode);
   }
 
   const envText = formatSubnetEnv(options);
-  const envFileChanged = (await readOptional(envFilePath)) !== envText;
+  const envFileChanged = (await readFileIfExists(envFilePath)) !== envText;
   if (envFileChanged) {
-    await writeFileAtomic(envFilePath, envText, 0o644);
+    await writeInDirectory(envFilePath, envText, 0o644);
   }
 
   return {
@@ -218,15 +218,10 @@ export async function writeDockerConfig(options: DockerConfigOptions): Promise<D
   };
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      return undefined;
-    }
-    throw error;
-  }
+/** Writes a file atomically, creating its directory (such as /etc/docker) when missing. */
+async function writeInDirectory(path: string, text: string, mode: number): Promise<void> {
+  await makeDirectory(dirname(path), 0o755);
+  await writeFileAtomic(path, text, mode);
 }
 
 /** Follows a symbolic link, so that the rename replaces the target rather than the link. */
@@ -238,56 +233,5 @@ async function resolveLink(path: string): Promise<string> {
       return path;
     }
     throw error;
-  }
-}
-
-/** Returns the permission bits of an existing file, so a rewrite keeps them, or 0644. */
-async function fileMode(path: string): Promise<number> {
-  try {
-    return (await stat(path)).mode & 0o7777;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      return 0o644;
-    }
-    throw error;
-  }
-}
-
-/**
- * Replaces a file atomically: writes a temporary file in the same directory, flushes it,
- * renames it over the target and flushes the directory, so a crash leaves the old or the
- * new content and never a mix.
- */
-async function writeFileAtomic(path: string, text: string, mode: number): Promise<void> {
-  const directory = dirname(path);
-  await makeDirectory(directory, 0o755);
-  const temporary = join(
-    directory,
-    `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`,
-  );
-
-  const handle = await open(temporary, "wx", mode);
-  try {
-    await handle.writeFile(text);
-    await handle.chmod(mode);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await unlink(temporary);
-    throw error;
-  }
-  await handle.close();
-
-  try {
-    await rename(temporary, path);
-  } catch (error) {
-    await unlink(temporary);
-    throw error;
-  }
-  const directoryHandle = await open(directory, "r");
-  try {
-    await directoryHandle.sync();
-  } finally {
-    await directoryHandle.close();
   }
 }
