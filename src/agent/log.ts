@@ -11,7 +11,7 @@ export interface Logger {
   error(fields: LogFields): void;
 }
 
-/** A logger that writes JSON lines to a stream, each with the time, level and host. */
+/** Returns a logger that writes JSON lines to a stream, each with the time, level and host. */
 export function jsonLogger(host: string, stream: NodeJS.WritableStream = process.stderr): Logger {
   const write = (level: string, fields: LogFields) => {
     stream.write(`${JSON.stringify({ time: new Date().toISOString(), level, host, ...fields })}\n`);
@@ -23,7 +23,7 @@ export function jsonLogger(host: string, stream: NodeJS.WritableStream = process
   };
 }
 
-/** The message of a caught value, for a log field. */
+/** Returns the message of a caught value, for a log field. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

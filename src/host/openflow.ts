@@ -5,7 +5,7 @@ import { COOKIE, type Flow } from "../plan/state.js";
 const PROTOCOL = "OpenFlow13";
 const TIMEOUT_MS = 30_000;
 
-/** The OpenFlow management socket of a bridge, which ovs-vswitchd creates in its run directory. */
+/** Returns the OpenFlow management socket of a bridge, in ovs-vswitchd's run directory. */
 export function managementTarget(ovsRunDir: string, bridge: string): string {
   return `unix:${ovsRunDir}/${bridge}.mgmt`;
 }
@@ -84,7 +84,7 @@ export async function applyFlows(
   });
 }
 
-/** The add-flows input for a bundle: delete_strict lines for `remove`, add lines for `add`. */
+/** Builds the add-flows input of a bundle: delete_strict lines for `remove`, add lines for `add`. */
 export function bundleText(add: readonly Flow[], remove: readonly Flow[]): string {
   const lines = [
     ...remove.map((flow) => `delete_strict ${flowText(flow, `${COOKIE}/-1`, false)}`),

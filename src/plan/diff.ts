@@ -13,7 +13,7 @@ import {
   type TunnelPort,
 } from "./state.js";
 
-/** What the host drivers read from a host. */
+/** State of a host as the host drivers read it. */
 export interface ActualHost {
   ovs: OvsActual;
   /** ovs-mesh's OpenFlow rules on the bridge; empty when the bridge does not exist. */
@@ -225,7 +225,7 @@ export function diffFlows(
   return { add, remove };
 }
 
-/** One line per change, for people: what `plan` prints and `apply` reports. */
+/** Describes each change in one line, as `plan` prints and `apply` reports them. */
 export function describeSteps(steps: readonly Step[]): string[] {
   return steps.flatMap((step) => {
     switch (step.kind) {
@@ -243,7 +243,7 @@ export function describeSteps(steps: readonly Step[]): string[] {
   });
 }
 
-/** A rule as `ovs-ofctl add-flow` reads it, without the cookie. */
+/** Formats a rule as `ovs-ofctl add-flow` reads it, without the cookie. */
 export function formatFlow(flow: Flow): string {
   const match = flow.match === "" ? "" : `,${flow.match}`;
   return `table=${flow.table},priority=${flow.priority}${match},actions=${flow.actions}`;

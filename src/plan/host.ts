@@ -5,11 +5,11 @@ import { MIN_INNER_MTU, innerMtu } from "./mtu.js";
 import type { DesiredHost, RuleSpec } from "./state.js";
 import { planTunnels } from "./tunnels.js";
 
-/** What the planner needs to know about the host that the cluster does not say. */
+/** Facts about the host that the planner needs and the cluster does not contain. */
 export interface HostFacts {
   /** Datapath types that ovs-vswitchd can use on this host, such as ["netdev", "system"]. */
   datapathTypes: readonly string[];
-  /** MTU of the interface that holds the host's underlay IP. */
+  /** MTU of the interface that has the host's underlay IP. */
   underlayMtu: number;
 }
 
@@ -59,8 +59,9 @@ export function planHost(cluster: Cluster, hostName: string, facts: HostFacts): 
       route: cluster.range,
       sysctls: {
         "net.ipv4.ip_forward": "1",
-        // The host routes between containers and the overlay on the same bridge; without
-        // this it tells containers to reach remote containers directly, which they cannot.
+        // The host routes between containers and the overlay on the same bridge. Without
+        // this it sends its containers ICMP redirects to remote containers, which they
+        // cannot reach directly.
         "net.ipv4.conf.all.send_redirects": "0",
         [`net.ipv4.conf.${cluster.linuxBridge}.send_redirects`]: "0",
       },
@@ -83,7 +84,10 @@ export function findMember(cluster: Cluster, hostName: string): HostSpec {
 }
 
 function byName(a: HostSpec, b: HostSpec): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  if (a.name === b.name) {
+    return 0;
+  }
+  return a.name < b.name ? -1 : 1;
 }
 
 /** Resolves the configured datapath against what ovs-vswitchd supports. */
@@ -110,7 +114,7 @@ export function chooseDatapath(
   );
 }
 
-/** The host's gateway address with the subnet's prefix length, such as "10.240.1.1/24". */
+/** Returns the host's gateway address with the prefix length, such as "10.240.1.1/24". */
 export function gatewayCidr(host: HostSpec): string {
   const subnet = parseCidr(host.subnet);
   if (subnet === undefined) {

@@ -50,32 +50,32 @@ export function networkSize(length: number): number {
   return 2 ** (32 - length);
 }
 
-/** Whether an address lies inside a network. */
+/** Returns whether an address lies inside a network. */
 export function containsAddress(network: Ipv4Network, address: number): boolean {
   return address >= network.base && address < network.base + networkSize(network.length);
 }
 
-/** Whether `inner` lies wholly inside `outer`. */
+/** Returns whether `inner` lies wholly inside `outer`. */
 export function containsNetwork(outer: Ipv4Network, inner: Ipv4Network): boolean {
   return inner.length >= outer.length && containsAddress(outer, inner.base);
 }
 
-/** Whether two networks share any address. */
+/** Returns whether two networks share any address. */
 export function overlaps(a: Ipv4Network, b: Ipv4Network): boolean {
   return containsNetwork(a, b) || containsNetwork(b, a);
 }
 
-/** The gateway of a host subnet: its first usable address (".1" in a /24). */
+/** Returns the gateway of a host subnet, its first usable address (".1" in a /24). */
 export function gatewayAddress(network: Ipv4Network): number {
   return network.base + 1;
 }
 
-/** The n-th subnet of the given length inside a range, counting from 0. */
+/** Returns the n-th subnet of the given length inside a range, counting from 0. */
 export function nthSubnet(range: Ipv4Network, length: number, index: number): Ipv4Network {
   return { base: range.base + index * networkSize(length), length };
 }
 
-/** How many subnets of the given length fit in a range. */
+/** Returns how many subnets of the given length fit in a range. */
 export function subnetCount(range: Ipv4Network, length: number): number {
   return networkSize(range.length) / networkSize(length);
 }
